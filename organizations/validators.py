@@ -1,0 +1,28 @@
+"""Slug rules shared by organizations, teams and projects, as Sentry enforces them."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils.text import slugify
+
+SLUG_MAX_LENGTH = 50
+
+# Sentry's MIXED_SLUG_PATTERN: lower-case letters, digits, hyphens and underscores, and not
+# digits only (a numeric slug would be ambiguous with ids in /api/0/ paths).
+validate_sentry_slug = RegexValidator(
+    regex=r"^(?![0-9]+$)[a-z0-9_\-]+\Z",
+    message=(
+        "Enter a valid slug: lower-case letters, numbers, underscores or hyphens, "
+        "and not only numbers."
+    ),
+    code="invalid_slug",
+)
+
+
+def slug_from_name(name: str) -> str:
+    """A valid slug derived from a display name (`My Team` → `my-team`, `2024` → `2024-1`)."""
+    slug = slugify(name)[: SLUG_MAX_LENGTH - 2].strip("-")
+    if not slug:
+        raise ValidationError(f"{name!r} has no letters or digits to make a slug from")
+    return f"{slug}-1" if slug.isdigit() else slug

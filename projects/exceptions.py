@@ -1,0 +1,7 @@
+"""Domain errors raised by the projects services."""
+
+from __future__ import annotations
+
+
+class TeamOrganizationMismatchError(ValueError):
+    """A project was given a team of another organization."""

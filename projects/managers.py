@@ -1,0 +1,18 @@
+"""QuerySets for projects and their keys."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ProjectQuerySet(models.QuerySet):
+    def for_organization(self, organization: object) -> ProjectQuerySet:
+        return self.filter(organization=organization)
+
+
+class ProjectKeyQuerySet(models.QuerySet):
+    def active(self) -> ProjectKeyQuerySet:
+        return self.filter(is_active=True)
+
+    def for_project(self, project: object) -> ProjectKeyQuerySet:
+        return self.filter(project=project)

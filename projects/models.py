@@ -1,0 +1,118 @@
+"""Projects and their client keys (DSNs)."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from organizations.models import Organization, Team
+from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
+from projects.managers import ProjectKeyQuerySet, ProjectQuerySet
+
+
+class Project(models.Model):
+    """A project; its numeric `id` is the one in DSNs and ingest URLs."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="projects"
+    )
+    teams = models.ManyToManyField(Team, related_name="projects", blank=True)
+    slug = models.CharField(max_length=SLUG_MAX_LENGTH, validators=[validate_sentry_slug])
+    name = models.CharField(max_length=200)
+    platform = models.CharField(max_length=64, blank=True)
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"], name="projects_project_unique_slug"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+
+def _new_key() -> str:
+    return secrets.token_hex(16)
+
+
+class ProjectKey(models.Model):
+    """A client key: the public half goes into the DSN that SDKs are configured with."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="keys")
+    label = models.CharField(max_length=64, default="Default")
+    public_key = models.CharField(max_length=32, unique=True, default=_new_key, editable=False)
+    secret_key = models.CharField(max_length=32, default=_new_key, editable=False)
+    is_active = models.BooleanField(default=True)
+    # The key SDK setup instructions show; exactly one per project (see services).
+    is_default = models.BooleanField(default=False)
+    # Optional rate limit: at most `rate_limit_count` events per `rate_limit_window_seconds`.
+    rate_limit_count = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_window_seconds = models.PositiveIntegerField(null=True, blank=True)
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ProjectKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "client key (DSN)"
+        verbose_name_plural = "client keys (DSN)"
+        ordering = ["project", "-is_default", "date_created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(is_default=True),
+                name="projects_projectkey_one_default",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(rate_limit_count__isnull=True, rate_limit_window_seconds__isnull=True)
+                    | models.Q(
+                        rate_limit_count__isnull=False,
+                        rate_limit_window_seconds__isnull=False,
+                        rate_limit_window_seconds__gt=0,
+                    )
+                ),
+                name="projects_projectkey_rate_limit_pair",
+                violation_error_message=(
+                    "A rate limit needs both a count and a window of at least one second."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.public_key})"
+
+    @property
+    def has_rate_limit(self) -> bool:
+        return self.rate_limit_count is not None
+
+    def _dsn(self, *, with_secret: bool) -> str:
+        base = urlsplit(settings.FAULTLINE_BASE_URL)
+        credentials = self.public_key
+        if with_secret:
+            credentials = f"{credentials}:{self.secret_key}"
+        netloc = base.netloc.rpartition("@")[2]
+        return f"{base.scheme}://{credentials}@{netloc}{base.path.rstrip('/')}/{self.project_id}"
+
+    @property
+    def dsn(self) -> str:
+        """`http://PUBLIC@host[:port][/prefix]/PROJECT_ID`, from FAULTLINE_BASE_URL."""
+        return self._dsn(with_secret=False)
+
+    @property
+    def secret_dsn(self) -> str:
+        """The legacy form with `public:secret`, still accepted by raven-era clients."""
+        return self._dsn(with_secret=True)
+
+    def endpoint_url(self, endpoint: str) -> str:
+        """An ingest URL for this key's project, e.g. `endpoint_url("envelope")`."""
+        base = settings.FAULTLINE_BASE_URL.rstrip("/")
+        return f"{base}/api/{self.project_id}/{endpoint}/"
