@@ -30,8 +30,7 @@ run: $(VENV)/.installed-run
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py bootstrap --org demo --team demo --project demo --platform python --user admin
 	@echo "Serving Faultline on $(FAULTLINE_BASE_URL) (admin: $(FAULTLINE_BASE_URL)/admin/)"
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) \
-		--access-logfile - --error-logfile -
+	$(PY) manage.py serve --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .

@@ -126,3 +126,26 @@ LOGGING = {
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Ingest limits (Relay's defaults; relay-config Limits::default).
+INGEST_MAX_STORE_BYTES = env_int("INGEST_MAX_STORE_BYTES", default=1024 * 1024, minimum=1024)
+INGEST_MAX_ENVELOPE_BYTES = env_int(
+    "INGEST_MAX_ENVELOPE_BYTES", default=200 * 1024 * 1024, minimum=1024
+)
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", default=1024 * 1024, minimum=1024)
+INGEST_MAX_ATTACHMENT_BYTES = env_int(
+    "INGEST_MAX_ATTACHMENT_BYTES", default=100 * 1024 * 1024, minimum=1024
+)
+INGEST_MAX_ATTACHMENTS_BYTES = env_int(
+    "INGEST_MAX_ATTACHMENTS_BYTES", default=200 * 1024 * 1024, minimum=1024
+)
+# Backpressure: past this many undigested items, ingest answers 429 instead of accepting.
+INGEST_MAX_BACKLOG_ITEMS = env_int("INGEST_MAX_BACKLOG_ITEMS", default=100_000, minimum=1)
+INGEST_BACKLOG_RETRY_AFTER_SECONDS = env_int(
+    "INGEST_BACKLOG_RETRY_AFTER_SECONDS", default=30, minimum=1
+)
+# The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
+DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=500, minimum=1)
+DIGEST_IDLE_SLEEP_MILLISECONDS = env_int("DIGEST_IDLE_SLEEP_MILLISECONDS", default=50, minimum=1)
+# Behind a reverse proxy: take the client address from X-Forwarded-For (user IPs in events).
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)

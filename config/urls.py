@@ -1,9 +1,9 @@
-"""Top-level URL map: the admin now; ingest and /api/0/ mount here as they land."""
+"""Top-level URL map: the admin, the SDK ingest endpoints (and /api/0/ once it lands)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "Faultline administration"
 admin.site.site_title = "Faultline"
@@ -11,4 +11,5 @@ admin.site.index_title = "Organizations, projects and keys"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("ingest.urls")),
 ]

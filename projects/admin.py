@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from projects import services
-from projects.models import Project, ProjectKey
+from projects.models import Project, ProjectKey, ProjectQuota
 
 
 def copyable(value: str) -> str:
@@ -42,6 +42,12 @@ class ProjectKeyInline(admin.TabularInline):
         return copyable(key.dsn) if key.pk else "-"
 
 
+class ProjectQuotaInline(admin.TabularInline):
+    model = ProjectQuota
+    extra = 0
+    fields = ["category", "count", "window_seconds"]
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "organization", "id", "platform", "active_keys", "date_created"]
@@ -50,17 +56,36 @@ class ProjectAdmin(admin.ModelAdmin):
     list_select_related = ["organization"]
     filter_horizontal = ["teams"]
     readonly_fields = ["id", "default_dsn", "date_created"]
-    fields = [
-        "organization",
-        "slug",
-        "name",
-        "platform",
-        "teams",
-        "id",
-        "default_dsn",
-        "date_created",
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "organization",
+                    "slug",
+                    "name",
+                    "platform",
+                    "teams",
+                    "id",
+                    "default_dsn",
+                    "date_created",
+                ]
+            },
+        ),
+        (
+            "Data scrubbing",
+            {
+                "fields": [
+                    "scrub_data",
+                    "scrub_defaults",
+                    "sensitive_fields",
+                    "safe_fields",
+                    "scrub_ip_addresses",
+                ],
+            },
+        ),
     ]
-    inlines = [ProjectKeyInline]
+    inlines = [ProjectKeyInline, ProjectQuotaInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
         return (

@@ -24,6 +24,14 @@ class Project(models.Model):
     slug = models.CharField(max_length=SLUG_MAX_LENGTH, validators=[validate_sentry_slug])
     name = models.CharField(max_length=200)
     platform = models.CharField(max_length=64, blank=True)
+    # Server-side scrubbing of personal data before events are stored (Sentry's "Data
+    # Scrubber", "Use Default Scrubbers", "Additional Sensitive Fields", "Safe Fields",
+    # "Prevent Storing of IP Addresses").
+    scrub_data = models.BooleanField(default=True)
+    scrub_defaults = models.BooleanField(default=True)
+    sensitive_fields = models.JSONField(default=list, blank=True)
+    safe_fields = models.JSONField(default=list, blank=True)
+    scrub_ip_addresses = models.BooleanField(default=False)
     date_created = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = ProjectQuerySet.as_manager()
@@ -116,3 +124,41 @@ class ProjectKey(models.Model):
         """An ingest URL for this key's project, e.g. `endpoint_url("envelope")`."""
         base = settings.FAULTLINE_BASE_URL.rstrip("/")
         return f"{base}/api/{self.project_id}/{endpoint}/"
+
+
+class RateLimitCategory(models.TextChoices):
+    """Sentry's data categories a project quota can limit."""
+
+    ERROR = "error"
+    TRANSACTION = "transaction"
+    ATTACHMENT = "attachment"
+    SESSION = "session"
+    FEEDBACK = "feedback"
+    MONITOR = "monitor"
+    SPAN = "span"
+    LOG_ITEM = "log_item"
+    PROFILE = "profile"
+    REPLAY = "replay"
+
+
+class ProjectQuota(models.Model):
+    """At most `count` items of `category` per `window_seconds` for the whole project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quotas")
+    category = models.CharField(max_length=32, choices=RateLimitCategory.choices)
+    count = models.PositiveIntegerField()
+    window_seconds = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "category"], name="projects_projectquota_unique_category"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_seconds__gt=0),
+                name="projects_projectquota_positive_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.count} {self.category} / {self.window_seconds} s"

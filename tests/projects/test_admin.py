@@ -55,6 +55,12 @@ def test_project_added_in_admin_gets_default_key(admin_client, organization):
             "teams": [team.pk],
             "keys-TOTAL_FORMS": "0",
             "keys-INITIAL_FORMS": "0",
+            "quotas-TOTAL_FORMS": "0",
+            "quotas-INITIAL_FORMS": "0",
+            "scrub_data": "on",
+            "scrub_defaults": "on",
+            "sensitive_fields": "[]",
+            "safe_fields": "[]",
         },
         follow=True,
     )

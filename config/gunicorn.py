@@ -1,0 +1,21 @@
+"""Gunicorn settings for `make run` and production; each can be overridden on the command line.
+
+`gunicorn -c config/gunicorn.py config.wsgi`; PORT/HOST/WEB_CONCURRENCY from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+# Ingest answers in milliseconds; a request stuck this long is a bug, not load.
+timeout = 30
+graceful_timeout = 20
+# Sync workers close the connection after each response; keep-alive does not apply to them.
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# Heartbeat files on tmpfs, so a slow disk cannot make the arbiter kill healthy workers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108

@@ -1,0 +1,192 @@
+"""Issues (groups), the hashes that route events to them, and the events themselves."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from projects.models import Project
+
+# Sentry's base-32 alphabet for short ids (src/sentry/utils/numbers.py): no I, L, O, U.
+SHORT_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def base32_encode(number: int) -> str:
+    digits = []
+    while True:
+        number, remainder = divmod(number, 32)
+        digits.append(SHORT_ID_ALPHABET[remainder])
+        if number == 0:
+            return "".join(reversed(digits))
+
+
+class Level(models.TextChoices):
+    FATAL = "fatal"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+class GroupStatus(models.TextChoices):
+    UNRESOLVED = "unresolved"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+class GroupSubstatus(models.TextChoices):
+    NEW = "new"
+    ONGOING = "ongoing"
+    REGRESSED = "regressed"
+    # An ignored issue: until when/how often (filled by the API's ignore actions).
+    ARCHIVED_UNTIL_ESCALATING = "archived_until_escalating"
+    ARCHIVED_UNTIL_CONDITION_MET = "archived_until_condition_met"
+    ARCHIVED_FOREVER = "archived_forever"
+
+
+class ShortIdCounter(models.Model):
+    """The last short-id number handed out in a project (`PROJECT-1A`)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.project} at {self.value}"
+
+
+class Group(models.Model):
+    """An issue: events that share a grouping hash."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="groups")
+    short_id = models.PositiveBigIntegerField()
+    title = models.CharField(max_length=256)
+    culprit = models.CharField(max_length=200, blank=True)
+    type = models.CharField(max_length=32, default="error")
+    metadata = models.JSONField(default=dict)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.ERROR)
+    logger = models.CharField(max_length=64, blank=True)
+    platform = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=GroupStatus.choices, default=GroupStatus.UNRESOLVED
+    )
+    substatus = models.CharField(
+        max_length=32, choices=GroupSubstatus.choices, default=GroupSubstatus.NEW
+    )
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    times_seen = models.PositiveBigIntegerField(default=0)
+    user_count = models.PositiveBigIntegerField(default=0)
+    first_release = models.CharField(max_length=200, blank=True)
+    last_release = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "short_id"], name="groups_group_unique_short_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "-last_seen", "-id"], name="groups_project_last_seen"),
+            models.Index(fields=["project", "status"], name="groups_project_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qualified_short_id}: {self.title}"
+
+    @property
+    def qualified_short_id(self) -> str:
+        """`PROJECT-SLUG-1A`, as Sentry shows it."""
+        return f"{self.project.slug.upper()}-{base32_encode(self.short_id)}"
+
+
+class GroupHash(models.Model):
+    """A grouping hash pointing at its issue; several per issue after merges or new configs."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    hash = models.CharField(max_length=32)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="hashes")
+    # The grouping configuration that produced the hash; a new configuration can compute old
+    # and new hashes side by side, so that existing issues keep their events.
+    config = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "hash"], name="groups_grouphash_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.hash
+
+
+class Event(models.Model):
+    """One stored error or message event, normalized."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="events")
+    event_id = models.UUIDField()
+    timestamp = models.DateTimeField()
+    received = models.DateTimeField()
+    level = models.CharField(max_length=16, choices=Level.choices)
+    type = models.CharField(max_length=32)
+    platform = models.CharField(max_length=64, blank=True)
+    release = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=64, blank=True)
+    title = models.CharField(max_length=256)
+    message = models.TextField(blank=True)
+    culprit = models.CharField(max_length=200, blank=True)
+    # The user as counted for the issue's user count (id, e-mail, user name or IP address).
+    user_key = models.CharField(max_length=200, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True, db_index=True)
+    tags = models.JSONField(default=list)
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "event_id"], name="groups_event_unique_id")
+        ]
+        indexes = [
+            models.Index(fields=["group", "-timestamp", "-id"], name="groups_event_group_time"),
+            models.Index(fields=["project", "-timestamp", "-id"], name="groups_event_project_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.event_id.hex
+
+
+class GroupTagValue(models.Model):
+    """How often a tag value was seen on an issue."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="tag_values")
+    key = models.CharField(max_length=200)
+    value = models.CharField(max_length=200)
+    times_seen = models.PositiveBigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "key", "value"], name="groups_grouptagvalue_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class GroupUser(models.Model):
+    """A distinct user seen on an issue; the issue's `user_count` counts these rows."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    user_key = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user_key"], name="groups_groupuser_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.user_key

@@ -1,0 +1,392 @@
+"""The digest: normalized events in, stored events and updated issues out, a batch at a time."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Greatest, Least
+
+from groups.eventtypes import culprit_of, metadata_of, title_of
+from groups.grouping import compute_grouping
+from groups.models import (
+    Event,
+    Group,
+    GroupHash,
+    GroupStatus,
+    GroupSubstatus,
+    GroupTagValue,
+    GroupUser,
+    ShortIdCounter,
+)
+
+JSON = dict[str, Any]
+TAG_UPSERT_ROWS = 500
+
+
+@dataclass
+class NormalizedEvent:
+    """An event as ingest hands it over: normalized and scrubbed."""
+
+    project_id: int
+    data: JSON
+    received: datetime
+
+    @property
+    def event_id(self) -> str:
+        return self.data["event_id"]
+
+
+@dataclass
+class DigestResult:
+    events: list[Event] = field(default_factory=list)
+    new_groups: list[Group] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class _Prepared:
+    source: NormalizedEvent
+    hashes: list[str]
+    config: str
+    timestamp: datetime
+    title: str
+    culprit: str
+    metadata: JSON
+    tags: list[list[str]]
+    user_key: str
+    group_key: object = None
+
+
+def user_key_of(data: JSON) -> str:
+    """The identity an issue's user count counts: id, e-mail, user name or IP address."""
+    user = data.get("user")
+    if not isinstance(user, dict):
+        return ""
+    for field_name, prefix in (
+        ("id", "id"),
+        ("email", "email"),
+        ("username", "username"),
+        ("ip_address", "ip"),
+    ):
+        value = user.get(field_name)
+        if value not in (None, ""):
+            return f"{prefix}:{value}"[:200]
+    return ""
+
+
+def trace_id_of(data: JSON) -> str:
+    trace = (data.get("contexts") or {}).get("trace")
+    trace_id = trace.get("trace_id") if isinstance(trace, dict) else None
+    return trace_id[:32] if isinstance(trace_id, str) else ""
+
+
+def _context_tag(contexts: JSON, name: str) -> str | None:
+    context = contexts.get(name)
+    if not isinstance(context, dict) or not context.get("name"):
+        return None
+    version = context.get("version")
+    return f"{context['name']} {version}" if version else str(context["name"])
+
+
+def derived_tags(data: JSON, user_key: str) -> list[list[str]]:
+    """The event's tags plus those Sentry derives (level, release, environment, browser …)."""
+    tags = [list(pair) for pair in data.get("tags") or []]
+    present = {key for key, _ in tags}
+    contexts = data.get("contexts") or {}
+    exceptions = (data.get("exception") or {}).get("values") or []
+    mechanism = (exceptions[-1].get("mechanism") or {}) if exceptions else {}
+    derived = {
+        "level": data.get("level"),
+        "environment": data.get("environment"),
+        "release": data.get("release"),
+        "dist": data.get("dist"),
+        "logger": data.get("logger"),
+        "transaction": data.get("transaction"),
+        "user": user_key or None,
+        "url": (data.get("request") or {}).get("url"),
+        "browser": _context_tag(contexts, "browser"),
+        "os": _context_tag(contexts, "os"),
+        "runtime": _context_tag(contexts, "runtime"),
+        "mechanism": mechanism.get("type"),
+        "handled": {True: "yes", False: "no"}.get(mechanism.get("handled")),
+    }
+    for key, value in derived.items():
+        if isinstance(value, str) and value and key not in present:
+            tags.append([key, value[:200]])
+    return tags
+
+
+def _prepare(item: NormalizedEvent) -> _Prepared:
+    data = item.data
+    grouping = compute_grouping(data)
+    metadata = metadata_of(data)
+    title = title_of(data, metadata)[:256]
+    culprit = culprit_of(data)
+    user_key = user_key_of(data)
+    data.update(
+        {"title": title, "culprit": culprit, "metadata": metadata, "hashes": grouping.hashes}
+    )
+    return _Prepared(
+        source=item,
+        hashes=grouping.hashes,
+        config=grouping.config,
+        timestamp=datetime.fromtimestamp(data["timestamp"], tz=UTC),
+        title=title,
+        culprit=culprit,
+        metadata=metadata,
+        tags=derived_tags(data, user_key),
+        user_key=user_key,
+    )
+
+
+def _drop_duplicates(items: list[NormalizedEvent]) -> tuple[list[NormalizedEvent], int]:
+    """Events not stored before and not repeated in the batch (SDK retries)."""
+    unique: dict[tuple[int, str], NormalizedEvent] = {}
+    for item in items:
+        unique.setdefault((item.project_id, item.event_id), item)
+    if not unique:
+        return [], 0
+    stored = set(
+        Event.objects.filter(
+            project_id__in={project_id for project_id, _ in unique},
+            event_id__in=[uuid.UUID(event_id) for _, event_id in unique],
+        ).values_list("project_id", "event_id")
+    )
+    fresh = [
+        item
+        for (project_id, event_id), item in unique.items()
+        if (project_id, uuid.UUID(event_id)) not in stored
+    ]
+    return fresh, len(items) - len(fresh)
+
+
+def _assign_groups(prepared: list[_Prepared]) -> tuple[dict[object, list[_Prepared]], list[tuple]]:
+    """Route each event to an existing issue (by any of its hashes) or to a new one."""
+    known = {
+        (project_id, hash_): group_id
+        for project_id, hash_, group_id in GroupHash.objects.filter(
+            project_id__in={p.source.project_id for p in prepared},
+            hash__in={h for p in prepared for h in p.hashes},
+        ).values_list("project_id", "hash", "group_id")
+    }
+    routes: dict[tuple[int, str], object] = {}
+    new_hashes: list[tuple[int, str, str, object]] = []
+    members: dict[object, list[_Prepared]] = defaultdict(list)
+    for item in prepared:
+        project_id = item.source.project_id
+        target = next(
+            (
+                routes.get((project_id, h)) or known.get((project_id, h))
+                for h in item.hashes
+                if (project_id, h) in routes or (project_id, h) in known
+            ),
+            None,
+        )
+        if target is None:
+            target = ("new", project_id, item.hashes[0])
+        for h in item.hashes:
+            if (project_id, h) not in known and (project_id, h) not in routes:
+                new_hashes.append((project_id, h, item.config, target))
+            routes.setdefault((project_id, h), target)
+        item.group_key = target
+        members[target].append(item)
+    return members, new_hashes
+
+
+def _reserve_short_ids(project_id: int, count: int) -> int:
+    """Take `count` short-id numbers for a project; returns the first."""
+    table = connection.ops.quote_name(ShortIdCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, value) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT (project_id) DO UPDATE SET value = {table}.value + excluded.value "
+            "RETURNING value",
+            [project_id, count],
+        )
+        (last,) = cursor.fetchone()
+    return last - count + 1
+
+
+def _latest(items: list[_Prepared]) -> _Prepared:
+    return max(items, key=lambda item: item.timestamp)
+
+
+def _create_groups(members: dict[object, list[_Prepared]]) -> dict[object, Group]:
+    new_keys = [key for key in members if isinstance(key, tuple)]
+    per_project: dict[int, list[object]] = defaultdict(list)
+    for key in new_keys:
+        per_project[key[1]].append(key)
+    groups: dict[object, Group] = {}
+    for project_id, keys in per_project.items():
+        first_number = _reserve_short_ids(project_id, len(keys))
+        for offset, key in enumerate(keys):
+            items = members[key]
+            first = min(items, key=lambda item: item.timestamp)
+            latest = _latest(items)
+            data = latest.source.data
+            groups[key] = Group(
+                project_id=project_id,
+                short_id=first_number + offset,
+                title=latest.title,
+                culprit=latest.culprit,
+                type=data.get("type", "default"),
+                metadata=latest.metadata,
+                level=data.get("level", "error"),
+                logger=data.get("logger", ""),
+                platform=data.get("platform", ""),
+                first_seen=first.timestamp,
+                last_seen=latest.timestamp,
+                times_seen=len(items),
+                first_release=first.source.data.get("release", ""),
+                last_release=data.get("release", ""),
+            )
+    Group.objects.bulk_create(groups.values())
+    return groups
+
+
+def _update_groups(members: dict[object, list[_Prepared]]) -> None:
+    """One UPDATE per existing issue: counters, times, latest release, regression."""
+    for key, items in members.items():
+        if isinstance(key, tuple):
+            continue
+        latest = _latest(items)
+        data = latest.source.data
+        release = data.get("release", "")
+        Group.objects.filter(pk=key).update(
+            times_seen=F("times_seen") + len(items),
+            last_seen=Greatest(F("last_seen"), Value(latest.timestamp)),
+            first_seen=Least(F("first_seen"), Value(min(i.timestamp for i in items))),
+            level=data.get("level", "error"),
+            title=latest.title,
+            culprit=latest.culprit,
+            metadata=latest.metadata,
+            last_release=Value(release) if release else F("last_release"),
+            first_release=Case(
+                When(first_release="", then=Value(release)), default=F("first_release")
+            ),
+            # A new event on a resolved issue is a regression (Sentry's substatus REGRESSED).
+            substatus=Case(
+                When(status=GroupStatus.RESOLVED, then=Value(GroupSubstatus.REGRESSED)),
+                default=F("substatus"),
+            ),
+            resolved_at=Case(
+                When(status=GroupStatus.RESOLVED, then=None), default=F("resolved_at")
+            ),
+            status=Case(
+                When(status=GroupStatus.RESOLVED, then=Value(GroupStatus.UNRESOLVED)),
+                default=F("status"),
+            ),
+        )
+
+
+_TAG_UPSERT = (
+    "INSERT INTO {table} (group_id, key, value, times_seen, first_seen, last_seen) "
+    "VALUES {values} ON CONFLICT (group_id, key, value) DO UPDATE SET "
+    "times_seen = {table}.times_seen + excluded.times_seen, "
+    "first_seen = CASE WHEN excluded.first_seen < {table}.first_seen "
+    "THEN excluded.first_seen ELSE {table}.first_seen END, "
+    "last_seen = CASE WHEN excluded.last_seen > {table}.last_seen "
+    "THEN excluded.last_seen ELSE {table}.last_seen END"
+)
+
+
+def _count_tags(events: list[tuple[int, _Prepared]]) -> None:
+    counts: dict[tuple[int, str, str], list[Any]] = {}
+    for group_id, item in events:
+        for key, value in item.tags:
+            row = counts.get((group_id, key, value))
+            if row is None:
+                counts[(group_id, key, value)] = [1, item.timestamp, item.timestamp]
+            else:
+                row[0] += 1
+                row[1] = min(row[1], item.timestamp)
+                row[2] = max(row[2], item.timestamp)
+    rows = list(counts.items())
+    table = connection.ops.quote_name(GroupTagValue._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), TAG_UPSERT_ROWS):
+            chunk = rows[start : start + TAG_UPSERT_ROWS]
+            params: list[Any] = []
+            for (group_id, key, value), (seen, first, last) in chunk:
+                params += [group_id, key, value, seen, adapt(first), adapt(last)]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(_TAG_UPSERT.format(table=table, values=values), params)
+
+
+def _count_users(events: list[tuple[int, _Prepared]]) -> None:
+    pairs = {(group_id, item.user_key) for group_id, item in events if item.user_key}
+    if not pairs:
+        return
+    GroupUser.objects.bulk_create(
+        [GroupUser(group_id=group_id, user_key=key) for group_id, key in pairs],
+        ignore_conflicts=True,
+    )
+    counted = (
+        GroupUser.objects.filter(group=OuterRef("pk"))
+        .values("group")
+        .annotate(total=Count("*"))
+        .values("total")
+    )
+    Group.objects.filter(pk__in={group_id for group_id, _ in pairs}).update(
+        user_count=Subquery(counted)
+    )
+
+
+def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
+    """Store events and create or update their issues; call inside a transaction.
+
+    Idempotent on (project, event_id): events stored before, or repeated in the batch, are
+    skipped and not counted again.
+    """
+    events = list(events)
+    fresh, duplicates = _drop_duplicates(events)
+    result = DigestResult(duplicates=duplicates)
+    if not fresh:
+        return result
+    prepared = [_prepare(item) for item in fresh]
+    members, new_hashes = _assign_groups(prepared)
+    created = _create_groups(members)
+    _update_groups(members)
+    group_ids = {key: (created[key].pk if key in created else key) for key in members}
+    GroupHash.objects.bulk_create(
+        [
+            GroupHash(project_id=project_id, hash=hash_, config=config, group_id=group_ids[key])
+            for project_id, hash_, config, key in new_hashes
+        ]
+    )
+    stored = [
+        Event(
+            project_id=item.source.project_id,
+            group_id=group_ids[item.group_key],
+            event_id=uuid.UUID(item.source.event_id),
+            timestamp=item.timestamp,
+            received=item.source.received,
+            level=item.source.data.get("level", "error"),
+            type=item.source.data.get("type", "default"),
+            platform=item.source.data.get("platform", ""),
+            release=item.source.data.get("release", ""),
+            environment=item.source.data.get("environment", ""),
+            title=item.title,
+            message=(item.source.data.get("logentry") or {}).get("formatted") or "",
+            culprit=item.culprit,
+            user_key=item.user_key,
+            trace_id=trace_id_of(item.source.data),
+            tags=item.tags,
+            data=item.source.data,
+        )
+        for item in prepared
+    ]
+    result.events = Event.objects.bulk_create(stored)
+    with_groups = [(group_ids[item.group_key], item) for item in prepared]
+    _count_tags(with_groups)
+    _count_users(with_groups)
+    result.new_groups = list(created.values())
+    return result

@@ -1,0 +1,65 @@
+"""Run the digest worker: drain the ingest queue into events and issues, forever."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from argparse import ArgumentParser
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connection
+
+from ingest.digest import digest_batch
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Digest queued events into issues (run one or more beside the web server)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=None)
+        parser.add_argument(
+            "--until-empty", action="store_true", help="stop once the queue is empty"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        run_worker(
+            stop=stop,
+            batch_size=options["batch_size"] or settings.DIGEST_BATCH_SIZE,
+            until_empty=options["until_empty"],
+        )
+
+
+def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = False) -> None:
+    """Take batches until `stop` is set; sleep briefly whenever the queue is empty."""
+    idle_seconds = settings.DIGEST_IDLE_SLEEP_MILLISECONDS / 1000
+    logger.info("digest worker started", extra={"batch_size": batch_size})
+    # After a failed batch, items are taken one at a time for a while, so that one bad item
+    # is found (and marked) without holding back the others.
+    single_items_left = 0
+    while not stop.is_set():
+        size = 1 if single_items_left else batch_size
+        try:
+            taken = digest_batch(batch_size=size)
+        except DatabaseError:
+            # Nothing was committed; the rows are still queued. Fresh connection, then retry.
+            logger.exception("digest batch failed; retrying item by item")
+            connection.close()
+            single_items_left = batch_size
+            stop.wait(0.5)
+            continue
+        single_items_left = max(0, single_items_left - taken)
+        if taken:
+            logger.debug("digested %d items", taken)
+            continue
+        if until_empty:
+            return
+        stop.wait(idle_seconds)
+    logger.info("digest worker stopped")

@@ -1,0 +1,59 @@
+"""Serve Faultline in one process tree: gunicorn for HTTP and the digest worker beside it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from ingest.management.commands.digest import run_worker
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run gunicorn (config/gunicorn.py) and the digest worker together; stops both on "
+        "SIGINT/SIGTERM. For one machine; larger setups run `digest` processes separately."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--bind", help="host:port for gunicorn (default: HOST:PORT)")
+        parser.add_argument("--workers", type=int, help="gunicorn workers")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "-c", str(Path(settings.BASE_DIR) / "config" / "gunicorn.py"),
+        ]  # fmt: skip
+        if options["bind"]:
+            command += ["--bind", options["bind"]]
+        if options["workers"]:
+            command += ["--workers", str(options["workers"])]
+        command.append("config.wsgi")
+        web = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
+        stop = threading.Event()
+
+        def shutdown(signum: int, _frame: object) -> None:
+            stop.set()
+            if web.poll() is None:
+                web.send_signal(signal.SIGTERM)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, shutdown)
+        watcher = threading.Thread(target=lambda: (web.wait(), stop.set()), daemon=True)
+        watcher.start()
+        run_worker(stop=stop, batch_size=settings.DIGEST_BATCH_SIZE)
+        if web.poll() is None:
+            web.send_signal(signal.SIGTERM)
+        code = web.wait()
+        if code not in (0, -signal.SIGTERM):
+            sys.exit(code)

@@ -1,0 +1,79 @@
+"""The durable queue of accepted items, outcome counters and rate-limit windows."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from projects.models import Project, ProjectKey
+
+
+class QueuedItem(models.Model):
+    """An accepted envelope item, durable before the SDK gets its 200; drained by `digest`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    key = models.ForeignKey(
+        ProjectKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    type = models.CharField(max_length=32)
+    event_id = models.UUIDField(null=True, blank=True)
+    received = models.DateTimeField()
+    payload = models.BinaryField()
+    # Item headers and request facts the digest needs (client, sent_at, client IP, …).
+    meta = models.JSONField(default=dict)
+    # Failed digests of this item alone; at MAX_FAILURES it is parked here for an operator
+    # (shown in the admin) instead of blocking the queue or being thrown away.
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    MAX_FAILURES = 5
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk} for project {self.project_id}"
+
+
+class Outcome(models.TextChoices):
+    ACCEPTED = "accepted"
+    FILTERED = "filtered"
+    RATE_LIMITED = "rate_limited"
+    INVALID = "invalid"
+    CLIENT_DISCARD = "client_discard"
+
+
+class OutcomeCounter(models.Model):
+    """How many items of a category met an outcome in one project and hour."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    category = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    quantity = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "hour", "category", "outcome", "reason"],
+                name="ingest_outcomecounter_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.hour:%Y-%m-%d %H}h {self.category} {self.outcome}"
+
+
+class RateLimitWindow(models.Model):
+    """Items counted against one quota in one fixed window."""
+
+    scope = models.CharField(max_length=64)
+    window_start = models.BigIntegerField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "window_start"], name="ingest_ratelimitwindow_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}@{self.window_start}: {self.count}"

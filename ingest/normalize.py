@@ -1,0 +1,472 @@
+"""Event normalization as Relay does it before storage (relay-event-normalization)."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+JSON = dict[str, Any]
+
+# Relay's VALID_PLATFORMS (relay-event-schema/src/protocol/constants.rs).
+VALID_PLATFORMS = frozenset(
+    [
+        "as3",
+        "c",
+        "cfml",
+        "cocoa",
+        "csharp",
+        "elixir",
+        "haskell",
+        "go",
+        "groovy",
+        "java",
+        "javascript",
+        "native",
+        "node",
+        "objc",
+        "other",
+        "perl",
+        "php",
+        "python",
+        "ruby",
+    ]
+)
+LEVELS = ("fatal", "error", "warning", "info", "debug")
+_LEVEL_ALIASES = {"log": "info", "critical": "fatal"}
+# Python logging levels, as raven sends them ("level": 40).
+_NUMERIC_LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "fatal"}
+_LEGACY_ALIASES = {
+    "sentry.interfaces.Exception": "exception",
+    "sentry.interfaces.Stacktrace": "stacktrace",
+    "sentry.interfaces.Message": "logentry",
+    "sentry.interfaces.User": "user",
+    "sentry.interfaces.Http": "request",
+    "sentry.interfaces.Breadcrumbs": "breadcrumbs",
+    "sentry.interfaces.Contexts": "contexts",
+    "sentry.interfaces.Template": "template",
+    "sentry.interfaces.Csp": "csp",
+}
+# Attributes of Sentry's event schema; anything else is kept under `extra`.
+KNOWN_ATTRIBUTES = frozenset(
+    [
+        "event_id",
+        "level",
+        "version",
+        "type",
+        "fingerprint",
+        "culprit",
+        "transaction",
+        "transaction_info",
+        "time_spent",
+        "logentry",
+        "logger",
+        "modules",
+        "platform",
+        "timestamp",
+        "start_timestamp",
+        "received",
+        "server_name",
+        "release",
+        "dist",
+        "environment",
+        "site",
+        "user",
+        "request",
+        "contexts",
+        "breadcrumbs",
+        "exception",
+        "stacktrace",
+        "template",
+        "threads",
+        "tags",
+        "extra",
+        "debug_meta",
+        "sdk",
+        "errors",
+        "project",
+        "checksum",
+        "csp",
+        "hpkp",
+        "expectct",
+        "expectstaple",
+        "spans",
+        "measurements",
+        "breakdowns",
+        "_meta",
+        "_metrics",
+        "_dsc",
+        "message",
+        "key_id",
+    ]
+)
+_REMOVED_TAG_KEYS = frozenset({"release", "dist", "user", "filename", "function"})
+_TAG_KEY_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
+MAX_SECONDS_IN_FUTURE = 60
+MAX_AGE = timedelta(days=90)
+# |received - sent_at| from which timestamps are corrected (relay MINIMUM_CLOCK_DRIFT).
+MINIMUM_CLOCK_DRIFT = timedelta(minutes=55)
+MAX_MESSAGE_CHARS = 8192
+MAX_STRING_CHARS = 16384
+MAX_DATABAG_DEPTH = 7
+
+
+class InvalidEvent(ValueError):
+    """The payload is not an event at all (not a JSON object)."""
+
+
+def clean_json(value: Any) -> Any:
+    """What PostgreSQL's jsonb cannot hold, made storable: NaN and ±Infinity (which raven and
+    sentry-python may emit) become None, NUL characters are removed from strings and keys."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {key.replace("\x00", ""): clean_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_json(item) for item in value]
+    return value
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An aware datetime from unix seconds or an ISO 8601 string (no zone = UTC)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            try:
+                return datetime.fromtimestamp(float(value), tz=UTC)
+            except (ValueError, OverflowError, OSError):
+                return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def normalize_level(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _NUMERIC_LEVELS.get(value)
+    if isinstance(value, str):
+        if value.isdigit():
+            return _NUMERIC_LEVELS.get(int(value))
+        value = _LEVEL_ALIASES.get(value, value)
+        return value if value in LEVELS else None
+    return None
+
+
+def _string(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value[:limit] if value else None
+
+
+def normalize_tags(tags: Any) -> list[list[str]]:
+    """A list of [key, value] pairs, from an object or pairs, cleaned as Relay does."""
+    if isinstance(tags, dict):
+        pairs = list(tags.items())
+    elif isinstance(tags, list):
+        pairs = [tuple(pair) for pair in tags if isinstance(pair, list | tuple) and len(pair) == 2]
+    else:
+        return []
+    seen = set()
+    result = []
+    for raw_key, raw_value in pairs:
+        key = _string(raw_key, 200)
+        value = _string(raw_value, 200)
+        if not key or value is None or "\n" in value:
+            continue
+        key = _TAG_KEY_BAD_CHARS.sub("", key.replace(" ", "-"))
+        if not key or key in seen or key in _REMOVED_TAG_KEYS:
+            continue
+        seen.add(key)
+        result.append([key, value])
+    return result
+
+
+def _values(container: Any) -> list[Any]:
+    """`{"values": [...]}` or a bare list (raven-js sends `exception` as a list)."""
+    if isinstance(container, dict):
+        container = container.get("values")
+    if isinstance(container, list):
+        return [value for value in container if isinstance(value, dict)]
+    return []
+
+
+def format_logentry(message: str, params: Any) -> str:
+    """`%s`-style (Python) or `{}`-style (Java) formatting with the SDK's params."""
+    if isinstance(params, list | tuple) and params:
+        if "%" in message:
+            try:
+                return message % tuple(params)
+            except (TypeError, ValueError, OverflowError):
+                return message
+        if "{}" in message or "{0}" in message:
+            try:
+                return message.replace("{}", "{!s}").format(*params)
+            except (IndexError, KeyError, ValueError):
+                return message
+    if isinstance(params, dict) and params and "%(" in message:
+        try:
+            return message % params
+        except (TypeError, ValueError, KeyError):
+            return message
+    return message
+
+
+def _normalize_logentry(event: JSON) -> None:
+    logentry = event.get("logentry")
+    message = event.pop("message", None)
+    if isinstance(logentry, str):
+        logentry = {"formatted": logentry}
+    if not isinstance(logentry, dict):
+        logentry = {}
+    if isinstance(message, dict):  # some clients send a whole logentry as `message`
+        logentry = {**message, **logentry}
+    elif isinstance(message, str) and not (logentry.get("message") or logentry.get("formatted")):
+        # Relay: a plain `message` string is the legacy spelling of `logentry.formatted`.
+        logentry["formatted"] = message
+    text = _string(logentry.get("message"), MAX_MESSAGE_CHARS)
+    formatted = _string(logentry.get("formatted"), MAX_MESSAGE_CHARS)
+    if text and not formatted:
+        formatted = format_logentry(text, logentry.get("params"))[:MAX_MESSAGE_CHARS]
+    if not text and not formatted:
+        event.pop("logentry", None)
+        return
+    result: JSON = {"formatted": formatted or text}
+    if text and text != result["formatted"]:
+        result["message"] = text
+    if logentry.get("params"):
+        result["params"] = logentry["params"]
+    event["logentry"] = result
+
+
+def _normalize_frames(stacktrace: Any) -> JSON | None:
+    if not isinstance(stacktrace, dict):
+        return None
+    frames = [frame for frame in stacktrace.get("frames") or [] if isinstance(frame, dict)]
+    for frame in frames:
+        for key in ("lineno", "colno"):
+            if key in frame and not isinstance(frame[key], int):
+                try:
+                    frame[key] = int(frame[key])
+                except (TypeError, ValueError):
+                    frame.pop(key)
+        if "vars" in frame:
+            frame["vars"] = trim_databag(frame["vars"])
+    stacktrace["frames"] = frames
+    return stacktrace
+
+
+def _normalize_exception(event: JSON) -> None:
+    values = _values(event.get("exception"))
+    if not values:
+        event.pop("exception", None)
+        return
+    for exception in values:
+        for key in ("type", "value", "module"):
+            if key in exception:
+                text = _string(exception[key], MAX_MESSAGE_CHARS)
+                if text is None:
+                    exception.pop(key)
+                else:
+                    exception[key] = text
+        stacktrace = _normalize_frames(exception.get("stacktrace"))
+        if stacktrace is None:
+            exception.pop("stacktrace", None)
+        else:
+            exception["stacktrace"] = stacktrace
+    event["exception"] = {"values": values}
+
+
+def _normalize_breadcrumbs(event: JSON) -> None:
+    crumbs = _values(event.get("breadcrumbs"))
+    if not crumbs:
+        event.pop("breadcrumbs", None)
+        return
+    for crumb in crumbs:
+        crumb.setdefault("type", "default")
+        crumb["level"] = normalize_level(crumb.get("level")) or "info"
+        if "data" in crumb:
+            crumb["data"] = trim_databag(crumb["data"])
+    event["breadcrumbs"] = {"values": crumbs}
+
+
+def trim_databag(value: Any, depth: int = 0) -> Any:
+    """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length."""
+    if depth >= MAX_DATABAG_DEPTH and isinstance(value, dict | list):
+        return "..."
+    if isinstance(value, str):
+        return value if len(value) <= MAX_STRING_CHARS else value[: MAX_STRING_CHARS - 3] + "..."
+    if isinstance(value, dict):
+        return {str(key): trim_databag(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [trim_databag(item, depth + 1) for item in value]
+    return value
+
+
+def _shift_timestamps(event: JSON, delta: timedelta) -> None:
+    """Move breadcrumb and span timestamps with the event's own (clock-drift correction)."""
+    seconds = delta.total_seconds()
+    crumbs = event.get("breadcrumbs", {}).get("values", []) if event.get("breadcrumbs") else []
+    for holder in [*crumbs, *[span for span in event.get("spans") or [] if isinstance(span, dict)]]:
+        for key in ("timestamp", "start_timestamp"):
+            moment = parse_timestamp(holder.get(key))
+            if moment is not None:
+                holder[key] = moment.timestamp() + seconds
+    start = parse_timestamp(event.get("start_timestamp"))
+    if start is not None:
+        event["start_timestamp"] = start.timestamp() + seconds
+
+
+def _normalize_timestamps(event: JSON, received: datetime, sent_at: datetime | None) -> datetime:
+    timestamp = parse_timestamp(event.get("timestamp")) or received
+    delta = timedelta(0)
+    if sent_at is not None and abs(received - sent_at) >= MINIMUM_CLOCK_DRIFT:
+        delta = received - sent_at
+    corrected = timestamp + delta
+    if corrected - received > timedelta(seconds=MAX_SECONDS_IN_FUTURE):
+        event.setdefault("errors", []).append({"type": "future_timestamp"})
+        delta, corrected = received - timestamp, received
+    elif received - corrected > MAX_AGE:
+        event.setdefault("errors", []).append({"type": "past_timestamp"})
+        delta, corrected = received - timestamp, received
+    if delta:
+        _shift_timestamps(event, delta)
+    event["timestamp"] = corrected.timestamp()
+    event["received"] = received.timestamp()
+    return corrected
+
+
+def _sdk_from_client(client: str | None) -> JSON | None:
+    if not client:
+        return None
+    name, _, version = client.partition("/")
+    return {"name": name, "version": version} if name and version else None
+
+
+def _summarize_foreign_json(event: JSON, foreign: JSON) -> None:
+    """Non-Sentry JSON posted to /store/ (`{"event_type": "user_login", …}`): a message."""
+    if event.get("logentry") or event.get("exception"):
+        return
+    label = foreign.get("event_type") or foreign.get("event") or foreign.get("name")
+    text = _string(label, MAX_MESSAGE_CHARS) if not isinstance(label, dict | list) else None
+    event["logentry"] = {"formatted": text or "<unlabeled event>"}
+
+
+def normalize_event(
+    payload: Any,
+    *,
+    event_id: str,
+    received: datetime,
+    sent_at: Any = None,
+    client: str | None = None,
+    client_ip: str | None = None,
+    project_id: int | None = None,
+) -> JSON:
+    """A normalized copy of an SDK's event payload, ready for grouping and storage."""
+    if not isinstance(payload, dict):
+        raise InvalidEvent("event payload is not a JSON object")
+    event: JSON = dict(payload)
+    for legacy, modern in _LEGACY_ALIASES.items():
+        if legacy in event:
+            value = event.pop(legacy)
+            event.setdefault(modern, value)
+    foreign = {key: event.pop(key) for key in list(event) if key not in KNOWN_ATTRIBUTES}
+
+    event["event_id"] = uuid.UUID(event_id).hex
+    if project_id is not None:
+        event["project"] = project_id
+    event_type = event.get("type")
+
+    level = normalize_level(event.get("level"))
+    if level is None and event.get("level") is not None:
+        event.setdefault("errors", []).append({"type": "invalid_data", "name": "level"})
+    event["level"] = level or ("info" if event_type == "transaction" else "error")
+
+    platform = event.get("platform")
+    event["platform"] = platform if platform in VALID_PLATFORMS else "other"
+    for key, limit in (("logger", 64), ("transaction", 200), ("culprit", 200), ("dist", 64)):
+        text = _string(event.get(key), limit)
+        if text is None:
+            event.pop(key, None)
+        else:
+            event[key] = text
+    release = _string(event.get("release"), 200)
+    if release is None or "\n" in release or release in (".", ".."):
+        event.pop("release", None)
+    else:
+        event["release"] = release
+
+    tags = normalize_tags(event.get("tags"))
+    server_name = _string(event.pop("server_name", None), 256)
+    if server_name and not any(key == "server_name" for key, _ in tags):
+        tags.append(["server_name", server_name[:200]])
+    environment = _string(event.get("environment"), 64)
+    tag_environment = next((value for key, value in tags if key == "environment"), None)
+    tags = [pair for pair in tags if pair[0] != "environment"]
+    environment = environment or (tag_environment[:64] if tag_environment else None)
+    if environment:
+        event["environment"] = environment
+    else:
+        event.pop("environment", None)
+    event["tags"] = tags
+
+    _normalize_logentry(event)
+    _normalize_exception(event)
+    event["stacktrace"] = _normalize_frames(event.get("stacktrace"))
+    if event["stacktrace"] is None:
+        del event["stacktrace"]
+    _normalize_breadcrumbs(event)
+
+    extra = event.get("extra")
+    extra = extra if isinstance(extra, dict) else {}
+    for key, value in foreign.items():
+        extra.setdefault(key, value)
+    event["extra"] = trim_databag(extra)
+    _summarize_foreign_json(event, foreign)
+
+    for key in ("contexts", "user", "request", "sdk", "modules"):
+        if key in event and not isinstance(event[key], dict):
+            del event[key]
+    event["contexts"] = trim_databag(event.get("contexts") or {})
+    user = event.get("user")
+    if isinstance(user, dict) and user.get("ip_address") == "{{auto}}":
+        user["ip_address"] = client_ip or None
+    request = event.get("request")
+    if isinstance(request, dict) and "data" in request:
+        request["data"] = trim_databag(request["data"])
+    if "sdk" not in event:
+        sdk = _sdk_from_client(client)
+        if sdk:
+            event["sdk"] = sdk
+    if isinstance(event.get("fingerprint"), list):
+        event["fingerprint"] = [str(part) for part in event["fingerprint"] if part is not None]
+    else:
+        event.pop("fingerprint", None)
+
+    if event_type not in ("transaction", "feedback"):
+        event["type"] = "error" if event.get("exception") else "default"
+        if "csp" in event:
+            event["type"] = "csp"
+    _normalize_timestamps(event, received, parse_timestamp(sent_at))
+    return event

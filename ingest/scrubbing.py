@@ -1,0 +1,140 @@
+"""Server-side scrubbing of secrets and personal data before an event is stored.
+
+Mirrors Sentry's data scrubber (https://docs.sentry.io/security-legal-pii/scrubbing/server-side-scrubbing/):
+values under keys that look sensitive become `[Filtered]`, as do credit-card numbers anywhere
+in free-form data; the project's own sensitive and safe field lists adjust the defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+FILTERED = "[Filtered]"
+
+# Sentry's DEFAULT_SCRUBBED_FIELDS, matched as substrings of lower-cased keys.
+DEFAULT_SENSITIVE = (
+    "password", "secret", "passwd", "api_key", "apikey", "auth", "credentials", "mysql_pwd",
+    "privatekey", "private_key", "token", "session", "csrf", "xsrf", "cookie", "phpsessid",
+    "connect.sid", "x-api-key", "x_api_key", "symfony",
+)  # fmt: skip
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        number = int(char)
+        if index % 2:
+            number = number * 2 - 9 if number > 4 else number * 2
+        total += number
+    return total % 10 == 0
+
+
+def _scrub_cards(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", match.group())
+        return FILTERED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group()
+
+    return _CARD.sub(replace, text) if any(char.isdigit() for char in text) else text
+
+
+@dataclass(frozen=True)
+class Scrubber:
+    sensitive: tuple[str, ...]
+    safe: frozenset[str]
+    scrub_ip_addresses: bool
+
+    def is_sensitive(self, key: object) -> bool:
+        lowered = str(key).lower()
+        if lowered in self.safe:
+            return False
+        return any(word in lowered for word in self.sensitive)
+
+    def value(self, value: Any) -> Any:
+        """Scrub free-form data: sensitive keys at any depth, card numbers in strings."""
+        if isinstance(value, dict):
+            return {
+                key: FILTERED
+                if self.is_sensitive(key) and item not in (None, "")
+                else self.value(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            # Header lists and tags come as [key, value] pairs.
+            if len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0]):
+                return [value[0], FILTERED]
+            return [self.value(item) for item in value]
+        if isinstance(value, str):
+            return _scrub_cards(value)
+        return value
+
+    def query_string(self, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = parse_qsl(value, keep_blank_values=True)
+            return urlencode([(k, FILTERED if self.is_sensitive(k) else v) for k, v in pairs])
+        return self.value(value)
+
+
+def scrubber_for(
+    *, defaults: bool, sensitive_fields: list[str], safe_fields: list[str], scrub_ips: bool
+) -> Scrubber:
+    extra = tuple(str(field).lower() for field in sensitive_fields if str(field).strip())
+    return Scrubber(
+        sensitive=(DEFAULT_SENSITIVE if defaults else ()) + extra,
+        safe=frozenset(str(field).lower() for field in safe_fields),
+        scrub_ip_addresses=scrub_ips,
+    )
+
+
+def scrub_event(event: dict[str, Any], scrubber: Scrubber) -> None:
+    """Scrub a normalized event in place."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("data", "headers", "cookies", "env"):
+            if key in request:
+                request[key] = scrubber.value(request[key])
+        if "query_string" in request:
+            request["query_string"] = scrubber.query_string(request["query_string"])
+        if isinstance(request.get("url"), str):
+            request["url"] = _scrub_cards(request["url"])
+        if scrubber.scrub_ip_addresses and isinstance(request.get("env"), dict):
+            request["env"].pop("REMOTE_ADDR", None)
+    for key in ("extra", "contexts"):
+        if key in event:
+            event[key] = scrubber.value(event[key])
+    user = event.get("user")
+    if isinstance(user, dict):
+        if "data" in user:
+            user["data"] = scrubber.value(user["data"])
+        if scrubber.scrub_ip_addresses:
+            user.pop("ip_address", None)
+    for crumb in (event.get("breadcrumbs") or {}).get("values", []):
+        if "data" in crumb:
+            crumb["data"] = scrubber.value(crumb["data"])
+        if isinstance(crumb.get("message"), str):
+            crumb["message"] = _scrub_cards(crumb["message"])
+    for stacktrace in _stacktraces(event):
+        for frame in stacktrace.get("frames", []):
+            if "vars" in frame:
+                frame["vars"] = scrubber.value(frame["vars"])
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict) and isinstance(logentry.get("formatted"), str):
+        logentry["formatted"] = _scrub_cards(logentry["formatted"])
+
+
+def _stacktraces(event: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for exception in (event.get("exception") or {}).get("values", []):
+        if isinstance(exception.get("stacktrace"), dict):
+            found.append(exception["stacktrace"])
+    if isinstance(event.get("stacktrace"), dict):
+        found.append(event["stacktrace"])
+    threads = event.get("threads")
+    values = threads.get("values") if isinstance(threads, dict) else threads
+    for thread in values if isinstance(values, list) else []:
+        if isinstance(thread, dict) and isinstance(thread.get("stacktrace"), dict):
+            found.append(thread["stacktrace"])
+    return found

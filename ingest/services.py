@@ -1,0 +1,210 @@
+"""Accepting envelopes durably, and the outcome counters beside them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ingest import ratelimits
+from ingest.auth import ClientAuth
+from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
+from ingest.exceptions import BadRequest, Forbidden, RateLimited
+from ingest.models import Outcome, OutcomeCounter, QueuedItem
+from projects.models import ProjectKey
+
+logger = logging.getLogger(__name__)
+
+REJECTED = "event submission rejected with_reason: ProjectId"
+BACKLOG_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class Accepted:
+    event_id: str | None
+    # Set when some items were dropped by a quota: tells the SDK to back off those categories.
+    rate_limits: str = ""
+    queued: int = 0
+
+
+@dataclass
+class _BacklogProbe:
+    """The queue's length, looked up at most once a second per process."""
+
+    checked_at: float = 0.0
+    is_full: bool = False
+
+    def full(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at >= BACKLOG_CHECK_SECONDS:
+            bound = settings.INGEST_MAX_BACKLOG_ITEMS
+            pending = QueuedItem.objects.filter(failures__lt=QueuedItem.MAX_FAILURES)
+            self.is_full = pending[: bound + 1].count() > bound
+            self.checked_at = now
+        return self.is_full
+
+
+_backlog = _BacklogProbe()
+
+
+def authenticate(*, auth: ClientAuth, project_id: str | None) -> ProjectKey:
+    """The active key named by `auth`, belonging to the project in the URL (if any)."""
+    key = ProjectKey.objects.select_related("project").filter(public_key=auth.public_key).first()
+    if key is None or not key.is_active:
+        raise Forbidden(REJECTED)
+    if project_id is not None and str(key.project_id) != project_id:
+        raise Forbidden(REJECTED)
+    if auth.dsn_project_id is not None and auth.dsn_project_id != str(key.project_id):
+        raise Forbidden(REJECTED)
+    return key
+
+
+def _event_id_of(item: Item) -> str | None:
+    try:
+        value = json.loads(item.payload).get("event_id")
+        return normalize_event_id(value) if value else None
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+
+
+def _assign_event_id(envelope: Envelope) -> str | None:
+    """The envelope's event id: its header, else the event item's own, else a new one."""
+    if envelope.event_id:
+        return envelope.event_id
+    for item in envelope.items:
+        if item.type in EVENT_TYPES:
+            envelope.headers["event_id"] = _event_id_of(item) or uuid.uuid4().hex
+            return envelope.headers["event_id"]
+    return None
+
+
+def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]) -> Accepted:
+    """Queue the envelope's items durably; raise RateLimited when nothing may be taken."""
+    project = key.project
+    known = [item for item in envelope.items if item.type in ITEM_CATEGORIES]
+    outcomes: Counter[tuple[str, str, str]] = Counter(
+        ("default", Outcome.FILTERED, f"unknown_item:{item.type}"[:64])
+        for item in envelope.items
+        if item.type not in ITEM_CATEGORIES
+    )
+    event_id = _assign_event_id(envelope)
+    if known and _backlog.full():
+        record_outcomes(project_id=project.pk, outcomes=outcomes)
+        raise RateLimited(
+            "Faultline is digesting a backlog; retry later",
+            retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
+            rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
+        )
+
+    exceeded = ratelimits.enforce(
+        ratelimits.quotas_for(key), Counter(item.category for item in known)
+    )
+    limited = {category for hit in exceeded for category in hit.quota.categories}
+    kept = [item for item in known if item.category not in limited]
+    for item in known:
+        if item.category in limited:
+            outcomes[(item.category, Outcome.RATE_LIMITED, "quota")] += 1
+    record_outcomes(project_id=project.pk, outcomes=outcomes)
+    header = ratelimits.rate_limits_header(exceeded)
+    if known and not kept:
+        raise RateLimited(
+            "Sentry dropped data due to a quota or internal rate limit being reached. "
+            "This will not affect your application.",
+            retry_after=max(hit.retry_after for hit in exceeded),
+            rate_limits=header,
+        )
+    _enqueue(key=key, items=kept, event_id=event_id, meta=meta, envelope=envelope)
+    return Accepted(event_id=event_id, rate_limits=header, queued=len(kept))
+
+
+def _enqueue(
+    *,
+    key: ProjectKey,
+    items: list[Item],
+    event_id: str | None,
+    meta: dict[str, Any],
+    envelope: Envelope,
+) -> None:
+    if not items:
+        return
+    received = timezone.now()
+    sent_at = envelope.headers.get("sent_at")
+    base_meta = {**meta, "sent_at": sent_at} if sent_at else meta
+    rows = [
+        QueuedItem(
+            project_id=key.project_id,
+            key_id=key.pk,
+            type=item.type,
+            event_id=event_id,
+            received=received,
+            payload=item.payload,
+            meta=_item_meta(base_meta, item),
+        )
+        for item in items
+    ]
+    # One INSERT: the items are durable (or not at all) before the SDK hears back.
+    with transaction.atomic():
+        QueuedItem.objects.bulk_create(rows)
+
+
+def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
+    extra = {key: value for key, value in item.headers.items() if key not in ("type", "length")}
+    return {**meta, "item": extra} if extra else meta
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+_OUTCOME_UPSERT = (
+    "INSERT INTO {table} (project_id, hour, category, outcome, reason, quantity) "
+    "VALUES {values} ON CONFLICT (project_id, hour, category, outcome, reason) "
+    "DO UPDATE SET quantity = {table}.quantity + excluded.quantity"
+)
+
+
+def record_outcomes(
+    *,
+    project_id: int,
+    outcomes: Counter[tuple[str, str, str]],
+    moment: datetime | None = None,
+) -> None:
+    """Add to the hourly outcome counters, in one statement."""
+    if not outcomes:
+        return
+    hour = connection.ops.adapt_datetimefield_value(hour_of(moment or timezone.now()))
+    table = connection.ops.quote_name(OutcomeCounter._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(outcomes))
+    params: list[Any] = []
+    for (category, outcome, reason), quantity in outcomes.items():
+        params += [project_id, hour, category, str(outcome), reason, quantity]
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTCOME_UPSERT.format(table=table, values=values), params)
+
+
+def check_envelope_dsn(
+    *, auth: ClientAuth, dsn: tuple[str, str] | None, project_id: str | None
+) -> None:
+    """Relay: a `dsn` header beside request credentials must name the same key and project."""
+    if dsn is None:
+        return
+    public_key, dsn_project_id = dsn
+    if public_key != auth.public_key:
+        raise BadRequest(
+            "invalid event envelope",
+            causes=["public key header mismatch between envelope and request"],
+        )
+    if project_id is not None and dsn_project_id != project_id:
+        raise BadRequest(
+            "invalid event envelope",
+            causes=["project id header mismatch between envelope and request"],
+        )

@@ -1,0 +1,150 @@
+"""The SDK-facing endpoints: `/api/<id>/store/`, `/api/<id>/envelope/`, `/api/store/`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ingest import services
+from ingest.auth import auth_from_envelope_header, auth_from_request, envelope_dsn
+from ingest.body import read_body
+from ingest.envelope import Envelope, check_limits, parse_envelope
+from ingest.exceptions import BadRequest, IngestError, Unauthorized
+from ingest.store import envelope_from_store
+
+# Relay's CORS layer (relay-server/src/middlewares/cors.rs), on every answer.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": (
+        "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, "
+        "content-type, authentication, authorization, content-encoding, transfer-encoding"
+    ),
+    "Access-Control-Expose-Headers": "x-sentry-error, x-sentry-rate-limits, retry-after",
+    "Access-Control-Max-Age": "3600",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+# A transparent 1x1 GIF, the answer to the oldest browser clients' GET /store/.
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope"
+Handler = Callable[[HttpRequest, "str | None"], HttpResponse]
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    for name, value in {**CORS_HEADERS, **(headers or {})}.items():
+        response[name] = value
+    return response
+
+
+def _error(exc: IngestError) -> HttpResponse:
+    body: dict[str, Any] = {"detail": exc.detail}
+    if exc.causes:
+        body["causes"] = exc.causes
+    headers = {**exc.headers, "X-Sentry-Error": exc.detail}
+    return _json(exc.status, body, headers)
+
+
+def _client_ip(request: HttpRequest) -> str:
+    if settings.TRUST_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
+    """CORS, preflight, allowed methods and JSON errors around an ingest handler."""
+
+    def decorate(handler: Handler) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(handler)
+        def view(request: HttpRequest, project_id: str | None = None) -> HttpResponse:
+            if request.method == "OPTIONS":
+                return _json(200, {})
+            if request.method not in methods:
+                return _json(405, {"detail": "method not allowed"}, {"Allow": ", ".join(methods)})
+            try:
+                return handler(request, project_id)
+            except IngestError as exc:
+                return _error(exc)
+
+        return view
+
+    return decorate
+
+
+def _request_meta(request: HttpRequest, client: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"ip": _client_ip(request)}
+    user_agent = request.META.get("HTTP_USER_AGENT")
+    if client or user_agent:
+        meta["client"] = client or user_agent
+    return meta
+
+
+def _check_project_id(project_id: str | None) -> None:
+    if project_id is not None and not project_id.isdigit():
+        raise BadRequest("bad project path parameter")
+
+
+def _accept(
+    request: HttpRequest, project_id: str | None, *, envelope_endpoint: bool
+) -> HttpResponse:
+    _check_project_id(project_id)
+    auth = auth_from_request(request)
+    is_envelope = envelope_endpoint or (
+        request.content_type == ENVELOPE_CONTENT_TYPE and request.method == "POST"
+    )
+    if auth is None and not is_envelope:
+        raise Unauthorized("missing authorization information")
+    # With credentials in the request, refuse a bad key before reading any body.
+    key = services.authenticate(auth=auth, project_id=project_id) if auth else None
+    envelope = _read_envelope(request, is_envelope=is_envelope)
+    if auth is None:
+        auth = auth_from_envelope_header(envelope.headers)
+        key = services.authenticate(auth=auth, project_id=project_id)
+    else:
+        services.check_envelope_dsn(
+            auth=auth, dsn=envelope_dsn(envelope.headers), project_id=project_id
+        )
+    check_limits(envelope)
+    accepted = services.accept_envelope(
+        key=key, envelope=envelope, meta=_request_meta(request, auth.client)
+    )
+    body = {"id": accepted.event_id} if accepted.event_id else {}
+    headers = {"X-Sentry-Rate-Limits": accepted.rate_limits} if accepted.rate_limits else None
+    return _json(200, body, headers)
+
+
+def _read_envelope(request: HttpRequest, *, is_envelope: bool) -> Envelope:
+    if request.method == "GET":
+        data = request.GET.get("sentry_data", "").encode()
+        return envelope_from_store(data, max_bytes=settings.INGEST_MAX_STORE_BYTES)
+    if is_envelope:
+        data = read_body(request, max_bytes=settings.INGEST_MAX_ENVELOPE_BYTES)
+        return parse_envelope(data)
+    data = read_body(request, max_bytes=settings.INGEST_MAX_STORE_BYTES)
+    return envelope_from_store(data, max_bytes=settings.INGEST_MAX_STORE_BYTES)
+
+
+@_endpoint("POST")
+def envelope(request: HttpRequest, project_id: str | None) -> HttpResponse:
+    return _accept(request, project_id, envelope_endpoint=True)
+
+
+@_endpoint("POST", "GET")
+def store(request: HttpRequest, project_id: str | None) -> HttpResponse:
+    response = _accept(request, project_id, envelope_endpoint=False)
+    if request.method == "GET":
+        pixel = HttpResponse(PIXEL_GIF, content_type="image/gif")
+        for name, value in CORS_HEADERS.items():
+            pixel[name] = value
+        return pixel
+    return response
