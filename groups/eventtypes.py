@@ -61,7 +61,11 @@ def title_of(event: JSON, metadata: JSON) -> str:
     kind = metadata.get("type")
     if kind:
         return f"{kind}: {value}" if value else kind
-    return metadata.get("function") or "<unknown>"
+    # A synthetic exception (no type): @sentry/node attaches one to every captured message.
+    # Sentry titles these by the crash frame's function; the message says more.
+    logentry = event.get("logentry") or {}
+    message = _first_line(logentry.get("formatted") or logentry.get("message") or "")
+    return truncate(message, 100) if message else metadata.get("function") or "<unknown>"
 
 
 def _frame_culprit(frame: JSON, platform: str) -> str:

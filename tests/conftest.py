@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from organizations.roles import Role
 from tests.organizations.factories import (
@@ -51,3 +63,104 @@ def outsider():
 @pytest.fixture
 def superuser():
     return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    # SQLite tests use a file (not Django's in-memory default), so that a live server
+    # in another process (gunicorn, for the real-client tests) shares the test database.
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        path = tmp_path_factory.mktemp("data") / "faultline.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(path)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+
+    def dsn(self, key) -> str:
+        scheme, _, host = self.url.partition("://")
+        return f"{scheme}://{key.public_key}@{host}/{key.project_id}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _server_environment(url: str) -> dict[str, str]:
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "SECRET_KEY": "live-test-server",
+        "FAULTLINE_BASE_URL": url,
+        "LOG_LEVEL": "warning",
+    }
+    env.pop("DEBUG", None)
+    if database["ENGINE"].endswith("sqlite3"):
+        env.pop("DATABASE_URL", None)
+        env["FAULTLINE_DATA_DIR"] = str(Path(database["NAME"]).parent)
+    else:
+        credentials = quote(database["USER"] or "")
+        if database["PASSWORD"]:
+            credentials += ":" + quote(database["PASSWORD"])
+        env["DATABASE_URL"] = (
+            f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        )
+    Path(env.get("FAULTLINE_DATA_DIR", settings.DATA_DIR), "static").mkdir(
+        parents=True, exist_ok=True
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server_process(django_db_setup, django_db_blocker):
+    """Faultline under gunicorn (as in production) on the test database, for real clients."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with django_db_blocker.unblock():
+        env = _server_environment(url)
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "/dev/null",
+            "--log-level",
+            "warning",
+            "config.wsgi",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}")
+        time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("gunicorn did not start listening within 30 s")
+    yield LiveServer(url=url, process=process)
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def faultline_server(live_server_process, transactional_db, settings):
+    """The live server, with this test's data committed where the server can see it."""
+    settings.FAULTLINE_BASE_URL = live_server_process.url
+    return live_server_process

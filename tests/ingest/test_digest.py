@@ -1,0 +1,194 @@
+"""The digest worker: batches, idempotence, a worker killed mid-batch, concurrent workers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from groups.models import Event, Group
+from ingest.digest import digest_batch, drain
+from ingest.envelope import parse_envelope
+from ingest.models import QueuedItem
+from ingest.services import accept_envelope
+from projects import services as project_services
+from tests.conftest import _server_environment
+from tests.ingest.conftest import auth_header, event_envelope
+
+SAME_ISSUE = {
+    "exception": {
+        "values": [
+            {
+                "type": "TimeoutError",
+                "value": "upstream timed out",
+                "stacktrace": {
+                    "frames": [
+                        {
+                            "module": "shop.api",
+                            "function": "fetch",
+                            "in_app": True,
+                            "lineno": 10,
+                            "filename": "shop/api.py",
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+}
+
+
+def queue_events(key, count: int, event: dict | None = None) -> list[str]:
+    ids = []
+    for _ in range(count):
+        event_id = uuid.uuid4().hex
+        envelope = parse_envelope(event_envelope(event or SAME_ISSUE, event_id=event_id))
+        accept_envelope(key=key, envelope=envelope, meta={"ip": "127.0.0.1"})
+        ids.append(event_id)
+    return ids
+
+
+@pytest.fixture
+def key(organization):
+    return project_services.create_project(organization=organization, name="api").keys.get()
+
+
+@pytest.mark.django_db
+def test_batches_respect_size(key):
+    queue_events(key, 5)
+    assert digest_batch(batch_size=2) == 2
+    assert QueuedItem.objects.count() == 3
+    assert Event.objects.count() == 2
+    assert drain(batch_size=2) == 3
+    assert Group.objects.get().times_seen == 5
+
+
+@pytest.mark.django_db
+def test_one_batch_many_issues_and_repeats(key):
+    queue_events(key, 3)
+    queue_events(key, 2, {"message": "Disk /data is 91% full"})
+    queue_events(key, 2, {"message": "Disk /data is 97% full"})
+    drain()
+    counts = sorted(Group.objects.values_list("times_seen", flat=True))
+    assert counts == [3, 4]
+    short_ids = sorted(group.qualified_short_id for group in Group.objects.all())
+    assert short_ids == ["API-1", "API-2"]
+
+
+@pytest.mark.django_db
+def test_digest_command_until_empty(key):
+    queue_events(key, 3)
+    call_command("digest", "--until-empty", "--batch-size", "2")
+    assert not QueuedItem.objects.exists()
+    assert Event.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_invalid_event_payload_is_counted_not_stored(key):
+    envelope = parse_envelope(
+        b'{"event_id": "%s"}\n{"type":"event"}\n[1, 2]\n' % uuid.uuid4().hex.encode()
+    )
+    accept_envelope(key=key, envelope=envelope, meta={})
+    drain()
+    assert not QueuedItem.objects.exists()
+    assert not Event.objects.exists()
+
+
+def _digest_process(batch_size: int) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "digest", "--batch-size", str(batch_size)],
+        env={**_server_environment("http://127.0.0.1:9"), "LOG_LEVEL": "warning"},
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def batch_in_progress() -> bool:
+    """Whether another process holds the queue: its rows locked (PostgreSQL) or the write
+    lock taken (SQLite), as a digest batch does from its first query to its commit."""
+    if connection.vendor == "sqlite":
+        probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+        return False
+    # Locking rows gives a PostgreSQL transaction an id (probing the locks would take some).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def wait_for_batch_in_progress(worker: subprocess.Popen, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        if batch_in_progress():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_batch_loses_and_double_counts_nothing(key):
+    ids = queue_events(key, 2000)
+    worker = _digest_process(batch_size=2000)
+    assert wait_for_batch_in_progress(worker), "the worker never started its batch"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    connection.close()
+    stored, queued = Event.objects.count(), QueuedItem.objects.count()
+    # Killed inside its transaction: nothing of the batch was committed.
+    assert (stored, queued) == (0, 2000)
+    drain()
+    assert sorted(e.hex for e in Event.objects.values_list("event_id", flat=True)) == sorted(ids)
+    assert Group.objects.get().times_seen == 2000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_and_workers_count_exactly(faultline_server, organization):
+    key = project_services.create_project(organization=organization, name="busy").keys.get()
+    workers = [_digest_process(batch_size=50) for _ in range(2)]
+    total = 240
+    url = f"{faultline_server.url}/api/{key.project_id}/envelope/"
+
+    def send(_: int) -> int:
+        request = urllib.request.Request(  # noqa: S310
+            url,
+            data=event_envelope(SAME_ISSUE),
+            headers={"X-Sentry-Auth": auth_header(key.public_key)},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            json.loads(response.read())
+            return response.status
+
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(send, range(total)))
+        assert statuses == [200] * total
+        deadline = time.monotonic() + 60
+        while QueuedItem.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=20)
+    assert not QueuedItem.objects.exists()
+    assert Event.objects.count() == total
+    group = Group.objects.get()
+    assert group.times_seen == total
+    assert group.tag_values.get(key="level").times_seen == total
