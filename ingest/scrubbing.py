@@ -73,7 +73,8 @@ class Scrubber:
 
     def query_string(self, value: Any) -> Any:
         if isinstance(value, str):
-            pairs = parse_qsl(value, keep_blank_values=True)
+            # Relay stores query strings without their leading "?".
+            pairs = parse_qsl(value.removeprefix("?"), keep_blank_values=True)
             return urlencode([(k, FILTERED if self.is_sensitive(k) else v) for k, v in pairs])
         return self.value(value)
 
