@@ -1,6 +1,7 @@
 """Gunicorn settings for `make run` and production; each can be overridden on the command line.
 
-`gunicorn -c config/gunicorn.py config.wsgi`; PORT/HOST/WEB_CONCURRENCY from the environment.
+`gunicorn -c config/gunicorn.py config.wsgi`; HOST, PORT, WEB_CONCURRENCY (workers) and
+WEB_THREADS (threads per worker) from the environment.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+# Threads let a worker parse the next request while another waits for its commit to be
+# flushed (the durable accept waits on PostgreSQL's WAL fsync).
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
 # Ingest answers in milliseconds; a request stuck this long is a bug, not load.
 timeout = 30
 graceful_timeout = 20
-# Sync workers close the connection after each response; keep-alive does not apply to them.
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'

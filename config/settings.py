@@ -139,6 +139,8 @@ INGEST_MAX_ATTACHMENT_BYTES = env_int(
 INGEST_MAX_ATTACHMENTS_BYTES = env_int(
     "INGEST_MAX_ATTACHMENTS_BYTES", default=200 * 1024 * 1024, minimum=1024
 )
+# How long ingest may act on a key (active flag, rate limit, project quotas) it looked up.
+INGEST_KEY_CACHE_SECONDS = env_int("INGEST_KEY_CACHE_SECONDS", default=5)
 # Backpressure: past this many undigested items, ingest answers 429 instead of accepting.
 INGEST_MAX_BACKLOG_ITEMS = env_int("INGEST_MAX_BACKLOG_ITEMS", default=100_000, minimum=1)
 INGEST_BACKLOG_RETRY_AFTER_SECONDS = env_int(

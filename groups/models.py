@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from groups.fields import BulkJSONField, CompressedJSONField
 from projects.models import Project
 
 # Sentry's base-32 alphabet for short ids (src/sentry/utils/numbers.py): no I, L, O, U.
@@ -140,8 +141,8 @@ class Event(models.Model):
     # The user as counted for the user count (id, e-mail, user name or IP address).
     user_key = models.CharField(max_length=200, blank=True)
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
-    tags = models.JSONField(default=list)
-    data = models.JSONField()
+    tags = BulkJSONField(default=list)
+    data = CompressedJSONField()
 
     class Meta:
         constraints = [

@@ -36,7 +36,7 @@ def _scrubber(project: Project) -> Scrubber | None:
 
 
 def _load(row: QueuedItem) -> Any:
-    raw = bytes(row.payload)
+    raw = row.body
     payload = json.loads(raw)
     # Rare in practice, so only walked for when the raw bytes hint at them.
     if b"NaN" in raw or b"Infinity" in raw or b"\\u0000" in raw:

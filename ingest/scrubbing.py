@@ -8,7 +8,7 @@ in free-form data; the project's own sensitive and safe field lists adjust the d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -33,12 +33,13 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _scrub_cards(text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group())
-        return FILTERED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group()
+def _card_or_not(match: re.Match[str]) -> str:
+    digits = match.group().replace(" ", "").replace("-", "")
+    return FILTERED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group()
 
-    return _CARD.sub(replace, text) if any(char.isdigit() for char in text) else text
+
+def _scrub_cards(text: str) -> str:
+    return _CARD.sub(_card_or_not, text) if len(text) >= 13 else text
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,18 @@ class Scrubber:
     sensitive: tuple[str, ...]
     safe: frozenset[str]
     scrub_ip_addresses: bool
+    _verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def is_sensitive(self, key: object) -> bool:
-        lowered = str(key).lower()
-        if lowered in self.safe:
-            return False
-        return any(word in lowered for word in self.sensitive)
+        # Events repeat the same keys (headers, vars, breadcrumb data): remember verdicts.
+        text = str(key)
+        verdict = self._verdicts.get(text)
+        if verdict is None:
+            lowered = text.lower()
+            verdict = lowered not in self.safe and any(w in lowered for w in self.sensitive)
+            if len(self._verdicts) < 10_000:
+                self._verdicts[text] = verdict
+        return verdict
 
     def value(self, value: Any) -> Any:
         """Scrub free-form data: sensitive keys at any depth, card numbers in strings."""

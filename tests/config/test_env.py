@@ -51,7 +51,7 @@ def test_postgres_url_is_parsed():
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["USER"], config["PASSWORD"]) == ("fl@user", "p:ss")
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", "6432", "faultline")
-    assert config["OPTIONS"] == {"sslmode": "require"}
+    assert config["OPTIONS"] == {"server_side_binding": True, "sslmode": "require"}
 
 
 @pytest.mark.parametrize("url", ["mysql://root@localhost/db", "postgres://localhost/"])
