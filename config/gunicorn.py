@@ -17,6 +17,9 @@ worker_class = "gthread" if threads > 1 else "sync"
 # Ingest answers in milliseconds; a request stuck this long is a bug, not load.
 timeout = 30
 graceful_timeout = 20
+# Workers fork from a master that has already imported Django and the apps, so they share
+# those pages instead of each holding a copy (no connection is opened before the fork).
+preload_app = True
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'

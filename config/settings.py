@@ -148,6 +148,13 @@ INGEST_BACKLOG_RETRY_AFTER_SECONDS = env_int(
 )
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=500, minimum=1)
+# Digest processes `manage.py serve` runs. On PostgreSQL several share the queue (SKIP
+# LOCKED), which pays when events spread over many issues; batches that touch the same
+# issues wait for each other's row locks, and SQLite has one writer at a time anyway.
+DIGEST_WORKERS = env_int("DIGEST_WORKERS", default=1, minimum=1)
 DIGEST_IDLE_SLEEP_MILLISECONDS = env_int("DIGEST_IDLE_SLEEP_MILLISECONDS", default=50, minimum=1)
+# After a batch smaller than DIGEST_BATCH_SIZE, wait this long so that the next one is larger:
+# per-batch work (one update per issue, the lookups) then spreads over more events.
+DIGEST_BATCH_WAIT_MILLISECONDS = env_int("DIGEST_BATCH_WAIT_MILLISECONDS", default=200)
 # Behind a reverse proxy: take the client address from X-Forwarded-For (user IPs in events).
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
-from django.db.models.functions import Greatest, Least
+from django.db.models import Count, OuterRef, Subquery
 
 from groups.eventtypes import culprit_of, metadata_of, title_of
 from groups.grouping import compute_grouping
@@ -19,8 +18,6 @@ from groups.models import (
     Event,
     Group,
     GroupHash,
-    GroupStatus,
-    GroupSubstatus,
     GroupTagValue,
     GroupUser,
     ShortIdCounter,
@@ -251,39 +248,59 @@ def _create_groups(members: dict[object, list[_Prepared]]) -> dict[object, Group
     return groups
 
 
+_GROUP_UPDATE = """
+UPDATE {table} SET
+    times_seen = times_seen + %s,
+    last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END,
+    first_seen = CASE WHEN first_seen > %s THEN %s ELSE first_seen END,
+    level = %s, title = %s, culprit = %s, metadata = %s,
+    last_release = CASE WHEN %s = '' THEN last_release ELSE %s END,
+    first_release = CASE WHEN first_release = '' THEN %s ELSE first_release END,
+    substatus = CASE WHEN status = 'resolved' THEN 'regressed' ELSE substatus END,
+    resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END,
+    status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END
+WHERE id = %s
+"""
+
+
 def _update_groups(members: dict[object, list[_Prepared]]) -> None:
-    """One UPDATE per existing issue: counters, times, latest release, regression."""
-    for key, items in members.items():
-        if isinstance(key, tuple):
-            continue
+    """One UPDATE per existing issue (sent together): counters, times, latest release, and
+    regression: a new event on a resolved issue reopens it with substatus `regressed`.
+
+    Right-hand sides see the row as it was, so `status` is tested before it is changed.
+    Issues are updated in id order, so that concurrent workers cannot deadlock on them.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    metadata_field = Group._meta.get_field("metadata")
+    rows = []
+    for key in sorted(key for key in members if not isinstance(key, tuple)):
+        items = members[key]
         latest = _latest(items)
+        first_seen = adapt(min(item.timestamp for item in items))
+        last_seen = adapt(latest.timestamp)
         data = latest.source.data
         release = data.get("release", "")
-        Group.objects.filter(pk=key).update(
-            times_seen=F("times_seen") + len(items),
-            last_seen=Greatest(F("last_seen"), Value(latest.timestamp)),
-            first_seen=Least(F("first_seen"), Value(min(i.timestamp for i in items))),
-            level=data.get("level", "error"),
-            title=latest.title,
-            culprit=latest.culprit,
-            metadata=latest.metadata,
-            last_release=Value(release) if release else F("last_release"),
-            first_release=Case(
-                When(first_release="", then=Value(release)), default=F("first_release")
-            ),
-            # A new event on a resolved issue is a regression (Sentry's substatus REGRESSED).
-            substatus=Case(
-                When(status=GroupStatus.RESOLVED, then=Value(GroupSubstatus.REGRESSED)),
-                default=F("substatus"),
-            ),
-            resolved_at=Case(
-                When(status=GroupStatus.RESOLVED, then=None), default=F("resolved_at")
-            ),
-            status=Case(
-                When(status=GroupStatus.RESOLVED, then=Value(GroupStatus.UNRESOLVED)),
-                default=F("status"),
-            ),
+        rows.append(
+            [
+                len(items),
+                last_seen,
+                last_seen,
+                first_seen,
+                first_seen,
+                data.get("level", "error"),
+                latest.title,
+                latest.culprit,
+                metadata_field.get_db_prep_save(latest.metadata, connection),
+                release,
+                release,
+                release,
+                key,
+            ]
         )
+    if rows:
+        table = connection.ops.quote_name(Group._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.executemany(_GROUP_UPDATE.format(table=table), rows)
 
 
 _TAG_UPSERT = (
@@ -308,7 +325,7 @@ def _count_tags(events: list[tuple[int, _Prepared]]) -> None:
                 row[0] += 1
                 row[1] = min(row[1], item.timestamp)
                 row[2] = max(row[2], item.timestamp)
-    rows = list(counts.items())
+    rows = sorted(counts.items())  # a fixed order: concurrent upserts cannot deadlock
     table = connection.ops.quote_name(GroupTagValue._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
@@ -326,7 +343,7 @@ def _count_users(events: list[tuple[int, _Prepared]]) -> None:
     if not pairs:
         return
     GroupUser.objects.bulk_create(
-        [GroupUser(group_id=group_id, user_key=key) for group_id, key in pairs],
+        [GroupUser(group_id=group_id, user_key=key) for group_id, key in sorted(pairs)],
         ignore_conflicts=True,
     )
     counted = (

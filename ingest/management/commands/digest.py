@@ -40,6 +40,7 @@ class Command(BaseCommand):
 def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = False) -> None:
     """Take batches until `stop` is set; sleep briefly whenever the queue is empty."""
     idle_seconds = settings.DIGEST_IDLE_SLEEP_MILLISECONDS / 1000
+    gather_seconds = settings.DIGEST_BATCH_WAIT_MILLISECONDS / 1000
     logger.info("digest worker started", extra={"batch_size": batch_size})
     # After a failed batch, items are taken one at a time for a while, so that one bad item
     # is found (and marked) without holding back the others.
@@ -58,6 +59,9 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
         single_items_left = max(0, single_items_left - taken)
         if taken:
             logger.debug("digested %d items", taken)
+            # A lone event is digested at once; a partial batch under load waits for company.
+            if 1 < taken < size and not single_items_left:
+                stop.wait(gather_seconds)
             continue
         if until_empty:
             return

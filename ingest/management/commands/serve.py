@@ -28,6 +28,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", help="host:port for gunicorn (default: HOST:PORT)")
         parser.add_argument("--workers", type=int, help="gunicorn workers")
+        parser.add_argument(
+            "--digest-workers",
+            type=int,
+            default=None,
+            help="digest worker processes (default: DIGEST_WORKERS; one runs in this process)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         command = [
@@ -40,20 +46,29 @@ class Command(BaseCommand):
             command += ["--workers", str(options["workers"])]
         command.append("config.wsgi")
         web = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
+        digest_workers = options["digest_workers"] or settings.DIGEST_WORKERS
+        extra = [
+            subprocess.Popen([sys.executable, "manage.py", "digest"], cwd=settings.BASE_DIR)
+            for _ in range(digest_workers - 1)
+        ]
         stop = threading.Event()
 
         def shutdown(signum: int, _frame: object) -> None:
             stop.set()
-            if web.poll() is None:
-                web.send_signal(signal.SIGTERM)
+            for child in (web, *extra):
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, shutdown)
         watcher = threading.Thread(target=lambda: (web.wait(), stop.set()), daemon=True)
         watcher.start()
         run_worker(stop=stop, batch_size=settings.DIGEST_BATCH_SIZE)
-        if web.poll() is None:
-            web.send_signal(signal.SIGTERM)
+        for child in (web, *extra):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in extra:
+            child.wait()
         code = web.wait()
         if code not in (0, -signal.SIGTERM):
             sys.exit(code)

@@ -1,0 +1,52 @@
+"""`manage.py serve`: gunicorn and the digest worker in one process tree, as `make run` uses."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+from groups.models import Event
+from projects import services as project_services
+from tests.conftest import _free_port, _server_environment
+from tests.ingest.conftest import auth_header, event_envelope
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_accepts_and_digests_without_another_process(organization):
+    key = project_services.create_project(organization=organization, name="served").keys.get()
+    port = _free_port()
+    serve = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=settings.BASE_DIR,
+        env=_server_environment(f"http://127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/{key.project_id}/envelope/",
+            data=event_envelope({"message": "served and digested"}),
+            headers={"X-Sentry-Auth": auth_header(key.public_key)},
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                    assert response.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        while not Event.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Event.objects.get().title == "served and digested"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
