@@ -112,7 +112,10 @@ def database_from_url(url: str | None, *, sqlite_path: Path) -> dict[str, Any]:
         "PORT": str(parts.port or ""),
         "OPTIONS": options,
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", default=60),
-        "CONN_HEALTH_CHECKS": True,
+        # Off by default: the check is a round trip at the start of every request, which
+        # on ingest costs as much as the insert. A connection that broke (database restart)
+        # fails one request, and Django replaces it for the next.
+        "CONN_HEALTH_CHECKS": env_bool("DATABASE_CONN_HEALTH_CHECKS", default=False),
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
 
+from groups.bulk import insert_rows
 from groups.eventtypes import culprit_of, metadata_of, title_of
 from groups.grouping import compute_grouping
 from groups.models import (
@@ -357,6 +358,27 @@ def _count_users(events: list[tuple[int, _Prepared]]) -> None:
     )
 
 
+_EVENT_FIELDS = (
+    "project",
+    "group",
+    "event_id",
+    "timestamp",
+    "received",
+    "level",
+    "type",
+    "platform",
+    "release",
+    "environment",
+    "title",
+    "message",
+    "culprit",
+    "user_key",
+    "trace_id",
+    "tags",
+    "data",
+)
+
+
 def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
     """Store events and create or update their issues; call inside a transaction.
 
@@ -401,7 +423,8 @@ def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
         )
         for item in prepared
     ]
-    result.events = Event.objects.bulk_create(stored)
+    insert_rows(Event, _EVENT_FIELDS, stored)
+    result.events = stored
     with_groups = [(group_ids[item.group_key], item) for item in prepared]
     _count_tags(with_groups)
     _count_users(with_groups)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, defaultdict
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.db.models import F
 
+from groups import jsoncodec
 from groups.services import NormalizedEvent, digest_events
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
@@ -37,7 +37,7 @@ def _scrubber(project: Project) -> Scrubber | None:
 
 def _load(row: QueuedItem) -> Any:
     raw = row.body
-    payload = json.loads(raw)
+    payload = jsoncodec.loads(raw)
     # Rare in practice, so only walked for when the raw bytes hint at them.
     if b"NaN" in raw or b"Infinity" in raw or b"\\u0000" in raw:
         payload = clean_json(payload)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from groups.bulk import insert_rows
 from ingest import ratelimits
 from ingest.auth import ClientAuth
 from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
@@ -192,31 +193,23 @@ def _enqueue(
         )
         for item in items
     ]
-    _insert(rows)
+    # One INSERT statement, committed on its own: the items are durable, or none is, before
+    # the SDK hears back. (bulk_create would wrap it in BEGIN/COMMIT: two more round trips
+    # on the hottest path.)
+    insert_rows(QueuedItem, _QUEUE_FIELDS, rows)
 
 
-_QUEUE_FIELDS = ("project", "key", "type", "event_id", "received", "payload", "meta",
-                 "failures", "last_error")  # fmt: skip
-
-
-def _insert(rows: list[QueuedItem]) -> None:
-    """One INSERT statement, committed on its own: the items are durable, or none is, before
-    the SDK hears back. (bulk_create would wrap it in BEGIN/COMMIT: two more round trips on
-    the hottest path.)"""
-    fields = [QueuedItem._meta.get_field(name) for name in _QUEUE_FIELDS]
-    table = connection.ops.quote_name(QueuedItem._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list[Any] = []
-    for row in rows:
-        params += [
-            field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(rows))}",  # noqa: S608
-            params,
-        )
+_QUEUE_FIELDS = (
+    "project",
+    "key",
+    "type",
+    "event_id",
+    "received",
+    "payload",
+    "meta",
+    "failures",
+    "last_error",
+)
 
 
 def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
