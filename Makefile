@@ -5,8 +5,6 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 export FAULTLINE_BASE_URL ?= http://$(HOST):$(PORT)
-# Gunicorn workers for `make run`; production sizing is in the README.
-WORKERS ?= 2
 
 .PHONY: run test lint format venv clean
 
@@ -30,7 +28,7 @@ run: $(VENV)/.installed-run
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py bootstrap --org demo --team demo --project demo --platform python --user admin
 	@echo "Serving Faultline on $(FAULTLINE_BASE_URL) (admin: $(FAULTLINE_BASE_URL)/admin/)"
-	$(PY) manage.py serve --bind $(HOST):$(PORT) --workers $(WORKERS)
+	$(PY) manage.py serve --bind $(HOST):$(PORT)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .

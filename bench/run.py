@@ -43,6 +43,7 @@ class Row:
     drain_s: float | None = None
     visible_median_ms: float | None = None
     lost: int | None = None
+    digest_capacity_per_s: float | None = None
     peak_pss_mb: float = 0.0
 
 
@@ -118,6 +119,24 @@ def single_event_latencies(
     return latencies
 
 
+def digest_capacity(
+    system: System, target: loadgen.Target, bodies: list[bytes], timeout: float
+) -> tuple[float | None, int]:
+    """Digest throughput on its own: accept a backlog with the digest paused (SIGSTOP),
+    then time how fast it drains once resumed. Returns (events/s, events accepted)."""
+    before = system.digested()
+    system.pause_digest()
+    try:
+        results = loadgen.send(target, bodies, concurrency=8)
+    finally:
+        system.resume_digest()
+    started = time.perf_counter()
+    done = wait_digested(system, before + results.accepted, timeout)
+    if done is None:
+        return None, results.accepted
+    return results.accepted / (done - started), results.accepted
+
+
 def measure(
     key: str,
     system: System,
@@ -126,6 +145,7 @@ def measure(
     concurrency: int,
     digests: bool,
     drain_timeout: float,
+    capacity_events: int,
 ) -> Row:
     system.start()
     sampler = MemorySampler(system)
@@ -153,8 +173,11 @@ def measure(
                 row.drain_s = max(0.0, done - results.finished)
             singles = single_event_latencies(system, target, bodies_for(envelopes, SINGLE_EVENTS))
             row.visible_median_ms = statistics.median(singles) * 1000
+            row.digest_capacity_per_s, queued = digest_capacity(
+                system, target, bodies_for(envelopes, capacity_events), drain_timeout
+            )
             time.sleep(1)
-            sent = warm.accepted + results.accepted + SINGLE_EVENTS
+            sent = warm.accepted + results.accepted + SINGLE_EVENTS + queued
             row.lost = sent - system.digested()
     finally:
         sampler.done.set()
@@ -193,15 +216,16 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
 def print_table(rows: list[Row]) -> None:
     print(
         "| system | c | accepted/s | p50 / p99 ms | non-200 | digested/s (e2e) | drain after "
-        "send s | send→stored median ms | lost | peak PSS MB |"
+        "send s | send→stored median ms | digest alone/s | lost | peak PSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row.system} | {row.concurrency} | {_fmt(row.accepted_per_s)} | "
             f"{_fmt(row.p50_ms, 1)} / {_fmt(row.p99_ms, 1)} | {row.non_200} | "
             f"{_fmt(row.processed_per_s, 1)} | {_fmt(row.drain_s, 1)} | "
-            f"{_fmt(row.visible_median_ms, 1)} | {_fmt(row.lost)} | {_fmt(row.peak_pss_mb)} |"
+            f"{_fmt(row.visible_median_ms, 1)} | {_fmt(row.digest_capacity_per_s)} | "
+            f"{_fmt(row.lost)} | {_fmt(row.peak_pss_mb)} |"
         )
 
 
@@ -224,13 +248,27 @@ def print_targets(rows: list[Row]) -> None:
     if bugsink and bugsink.processed_per_s and ours.processed_per_s:
         checks.append(
             (
-                f"digested/s ≥ 15 x {bugsink.system}",
+                f"digested/s end to end >= 15 x {bugsink.system}",
                 ours.processed_per_s / bugsink.processed_per_s,
                 15.0,
             )
         )
+    if bugsink and bugsink.digest_capacity_per_s and ours.digest_capacity_per_s:
+        checks.append(
+            (
+                f"digest alone/s >= 15 x {bugsink.system}",
+                ours.digest_capacity_per_s / bugsink.digest_capacity_per_s,
+                15.0,
+            )
+        )
     if ours.processed_per_s:
-        checks.append(("digested/s ≥ accepted/s", ours.processed_per_s / ours.accepted_per_s, 1.0))
+        checks.append(
+            ("digested/s end to end >= accepted/s", ours.processed_per_s / ours.accepted_per_s, 1.0)
+        )
+    if ours.digest_capacity_per_s:
+        checks.append(
+            ("digest alone/s >= accepted/s", ours.digest_capacity_per_s / ours.accepted_per_s, 1.0)
+        )
     if bugsink:
         checks.append(
             (
@@ -291,6 +329,7 @@ def main() -> None:
                     args.concurrency,
                     digests=name != "trivial",
                     drain_timeout=args.drain_timeout,
+                    capacity_events=events // 2,
                 )
             )
     print()

@@ -147,7 +147,7 @@ INGEST_BACKLOG_RETRY_AFTER_SECONDS = env_int(
     "INGEST_BACKLOG_RETRY_AFTER_SECONDS", default=30, minimum=1
 )
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
-DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=500, minimum=1)
+DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=250, minimum=1)
 # Digest processes `manage.py serve` runs. On PostgreSQL several share the queue (SKIP
 # LOCKED), which pays when events spread over many issues; batches that touch the same
 # issues wait for each other's row locks, and SQLite has one writer at a time anyway.

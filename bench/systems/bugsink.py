@@ -286,6 +286,13 @@ class BugsinkSystem:
             raise RuntimeError(f"{self.name}: no project with slug 'bench'")
         return int(row[0])
 
+    def pause_digest(self) -> None:
+        """Stop snappea (SIGSTOP): ingest goes on accepting, nothing is digested."""
+        os.killpg(self._snappea.pid, signal.SIGSTOP)
+
+    def resume_digest(self) -> None:
+        os.killpg(self._snappea.pid, signal.SIGCONT)
+
     def pids(self) -> list[int]:
         return [
             p.pid for p in (self._gunicorn, self._snappea) if p is not None and p.poll() is None

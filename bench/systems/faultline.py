@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,8 +78,6 @@ class FaultlineSystem:
                 "serve",
                 "--bind",
                 f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
             ],
             cwd=PROJECT_DIR,
             env=self._env(),
@@ -100,6 +99,13 @@ class FaultlineSystem:
 
         with sqlite3.connect(self.workdir / "faultline.sqlite3", timeout=30) as db:
             return int(db.execute("SELECT count(*) FROM groups_event").fetchone()[0])
+
+    def pause_digest(self) -> None:
+        """SIGSTOP the serve process, where the digest runs; its gunicorn child goes on."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume_digest(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
 
     def pids(self) -> list[int]:
         return [self.process.pid] if self.process else []
