@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "organizations",
     "projects",
     "groups",
@@ -126,6 +129,30 @@ LOGGING = {
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "organizations.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # sentry-cli parses a body only when Content-Type is exactly application/json.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["organizations.throttling.CredentialRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "default": f"{env_int('API_RATE_LIMIT_PER_MINUTE', default=1200, minimum=1)}/min"
+    },
+    "EXCEPTION_HANDLER": "config.api.exceptions.handle_exception",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Faultline API",
+    "DESCRIPTION": "Sentry-compatible management API (/api/0/).",
+    "VERSION": "0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # Ingest limits (Relay's defaults; relay-config Limits::default).
 INGEST_MAX_STORE_BYTES = env_int("INGEST_MAX_STORE_BYTES", default=1024 * 1024, minimum=1024)

@@ -1,4 +1,4 @@
-"""Top-level URL map: the admin, the SDK ingest endpoints (and /api/0/ once it lands)."""
+"""Top-level URL map: the admin, the management API under /api/0/, the SDK ingest endpoints."""
 
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ admin.site.index_title = "Organizations, projects and keys"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/0/", include("config.api.urls")),
     path("", include("ingest.urls")),
 ]

@@ -135,3 +135,54 @@ class ApiKey(models.Model):
         if self.date_revoked is None:
             self.date_revoked = timezone.now()
             self.save(update_fields=["date_revoked"])
+
+
+class UserToken(models.Model):
+    """A personal auth token (`sntryu_…`, as sentry-cli expects); its scopes are capped by the
+    user's role in each organization. Stored as prefix + SHA-256 like ApiKey."""
+
+    PREFIX = "sntryu_"
+    # `sntryu_` and 64 hex characters: the user-token shape sentry-cli 2 and 3 recognise.
+    KEY_LENGTH = len(PREFIX) + 64
+    PREFIX_LENGTH = len(PREFIX) + 8
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    label = models.CharField(max_length=64)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True, editable=False)
+    hashed_token = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+    date_revoked = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "user auth token"
+        ordering = ["user", "-date_created"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.prefix}…)"
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_hex(32)
+
+    @classmethod
+    def looks_like_token(cls, plain: str) -> bool:
+        body = plain.removeprefix(cls.PREFIX)
+        return (
+            plain.startswith(cls.PREFIX)
+            and len(body) == 64
+            and all(char in string.hexdigits for char in body)
+        )
+
+    def set_token(self, plain: str) -> None:
+        self.prefix = plain[: self.PREFIX_LENGTH]
+        self.hashed_token = ApiKey.hash(plain)
+
+    def matches(self, plain: str) -> bool:
+        return hmac.compare_digest(self.hashed_token, ApiKey.hash(plain))
+
+    @property
+    def is_active(self) -> bool:
+        return self.date_revoked is None

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from organizations.exceptions import UnknownScopeError
-from organizations.models import ApiKey, Organization, OrganizationMember, Team
+from organizations.models import ApiKey, Organization, OrganizationMember, Team, UserToken
 from organizations.roles import SCOPES, Role
 from organizations.validators import slug_from_name, validate_sentry_slug
 
@@ -69,3 +69,49 @@ def add_member(
 def revoke_api_keys(*, keys: QuerySet[ApiKey]) -> int:
     """Revoke every active key in `keys`; returns how many were revoked."""
     return keys.filter(date_revoked__isnull=True).update(date_revoked=timezone.now())
+
+
+def create_user_token(
+    *, user: AbstractBaseUser, label: str, scopes: Iterable[str]
+) -> tuple[UserToken, str]:
+    """Create a personal token; the plain token is returned here and nowhere else."""
+    wanted = list(dict.fromkeys(scopes))
+    unknown = sorted(set(wanted) - set(SCOPES))
+    if unknown:
+        raise UnknownScopeError(f"unknown scope(s): {', '.join(unknown)}")
+    plain = UserToken.generate()
+    token = UserToken(user=user, label=label, scopes=wanted)
+    token.set_token(plain)
+    token.save()
+    return token, plain
+
+
+def authenticate_user_token(*, plain_token: str) -> UserToken | None:
+    """The active token matching `plain_token`, or None."""
+    if not UserToken.looks_like_token(plain_token):
+        return None
+    candidates = UserToken.objects.select_related("user").filter(
+        prefix=plain_token[: UserToken.PREFIX_LENGTH], date_revoked__isnull=True
+    )
+    return next((token for token in candidates if token.matches(plain_token)), None)
+
+
+def scopes_in(
+    *, organization: Organization, auth: object, user: AbstractBaseUser
+) -> frozenset[str]:
+    """What the request may do in `organization`: an API key's scopes in its own organization;
+    a user's role scopes there (capped by the token's scopes for token requests)."""
+    if isinstance(auth, ApiKey):
+        if auth.organization_id != organization.pk or not auth.is_active:
+            return frozenset()
+        return frozenset(auth.scopes)
+    if not user.is_authenticated:
+        return frozenset()
+    if user.is_superuser:
+        granted = frozenset(SCOPES)
+    else:
+        member = OrganizationMember.objects.filter(organization=organization, user=user).first()
+        granted = member.scopes if member else frozenset()
+    if isinstance(auth, UserToken):
+        return granted & frozenset(auth.scopes)
+    return granted

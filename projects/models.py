@@ -162,3 +162,23 @@ class ProjectQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project}: {self.count} {self.category} / {self.window_seconds} s"
+
+
+class ProjectRedirect(models.Model):
+    """A slug a project had before a rename: old URLs answer 302 with the new slug, which is
+    how sentry-cli learns of renames."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    slug = models.CharField(max_length=SLUG_MAX_LENGTH)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="redirects")
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"], name="projects_projectredirect_unique_slug"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slug} -> {self.project}"

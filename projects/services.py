@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from organizations.models import Organization, Team
 from organizations.validators import slug_from_name, validate_sentry_slug
 from projects.exceptions import TeamOrganizationMismatchError
-from projects.models import Project, ProjectKey
+from projects.models import Project, ProjectKey, ProjectRedirect
 
 
 @transaction.atomic
@@ -78,3 +78,35 @@ def rotate_key(*, key: ProjectKey) -> ProjectKey:
 def set_keys_active(*, keys: QuerySet[ProjectKey], is_active: bool) -> int:
     """Turn ingest authentication on or off for `keys`; returns how many changed."""
     return keys.exclude(is_active=is_active).update(is_active=is_active)
+
+
+@transaction.atomic
+def rename_project(*, project: Project, slug: str) -> Project:
+    """Give the project a new slug; the old one keeps answering with a redirect."""
+    validate_sentry_slug(slug)
+    if slug == project.slug:
+        return project
+    ProjectRedirect.objects.filter(organization_id=project.organization_id, slug=slug).delete()
+    ProjectRedirect.objects.update_or_create(
+        organization_id=project.organization_id, slug=project.slug, defaults={"project": project}
+    )
+    project.slug = slug
+    project.save(update_fields=["slug"])
+    return project
+
+
+def create_key(
+    *, project: Project, label: str, rate_limit: tuple[int, int] | None = None
+) -> ProjectKey:
+    """A new client key; the project's first key becomes its default."""
+    count, window = rate_limit or (None, None)
+    key = ProjectKey(
+        project=project,
+        label=label or "Default",
+        is_default=not ProjectKey.objects.filter(project=project, is_default=True).exists(),
+        rate_limit_count=count,
+        rate_limit_window_seconds=window,
+    )
+    key.full_clean()
+    key.save()
+    return key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import socket
@@ -164,3 +165,32 @@ def faultline_server(live_server_process, transactional_db, settings):
     """The live server, with this test's data committed where the server can see it."""
     settings.FAULTLINE_BASE_URL = live_server_process.url
     return live_server_process
+
+
+@pytest.fixture
+def api_client_for():
+    """An API client holding a new API key of `organization` with the given scopes."""
+    from rest_framework.test import APIClient
+
+    from tests.organizations.factories import ApiKeyFactory
+
+    def make(organization, scopes=("org:read",), *, scheme="Bearer"):
+        api_key = ApiKeyFactory(organization=organization, scopes=list(scopes))
+        client = APIClient()
+        if scheme == "Basic":
+            encoded = base64.b64encode(f"{api_key.plain_key}:".encode()).decode()
+            client.credentials(HTTP_AUTHORIZATION=f"Basic {encoded}")
+        else:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.plain_key}")
+        client.api_key = api_key
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client(api_client_for, organization):
+    """A key of `organization` holding every scope."""
+    from organizations.roles import SCOPES
+
+    return api_client_for(organization, SCOPES)

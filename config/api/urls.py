@@ -1,0 +1,32 @@
+"""The /api/0/ router: each app's resources, the OpenAPI schema, and JSON 404s elsewhere."""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api.exceptions import ResourceDoesNotExist
+
+
+@api_view(["GET", "POST", "PUT", "DELETE", "PATCH"])
+@permission_classes([AllowAny])
+def not_found(request: Request, rest: str = "") -> Response:
+    """Unknown /api/0/ paths answer JSON, as sentry-cli needs (it parses nothing else)."""
+    raise ResourceDoesNotExist
+
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-0-schema"),
+    path(
+        "schema/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-0-schema"),
+        name="api-0-schema-docs",
+    ),
+    path("", include("organizations.urls")),
+    path("", include("projects.urls")),
+    re_path(r"^(?P<rest>.*)$", not_found, name="api-0-not-found"),
+]

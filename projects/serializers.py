@@ -1,0 +1,171 @@
+"""Sentry's JSON shapes for projects and client keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from organizations.serializers import letter_avatar
+from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
+from projects.models import Project, ProjectKey
+
+
+def _team(team: Any) -> dict[str, str]:
+    return {"id": str(team.pk), "slug": team.slug, "name": team.name}
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    dateCreated = serializers.DateTimeField(source="date_created", read_only=True)
+    team = serializers.SerializerMethodField()
+    teams = serializers.SerializerMethodField()
+    avatar = serializers.SerializerMethodField()
+    status = serializers.CharField(default="active", read_only=True)
+    isBookmarked = serializers.BooleanField(default=False, read_only=True)
+    isMember = serializers.BooleanField(default=True, read_only=True)
+    hasAccess = serializers.BooleanField(default=True, read_only=True)
+    isPublic = serializers.BooleanField(default=False, read_only=True)
+    isInternal = serializers.BooleanField(default=False, read_only=True)
+    features = serializers.ListField(default=list, read_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "platform",
+            "dateCreated",
+            "isBookmarked",
+            "isMember",
+            "hasAccess",
+            "isPublic",
+            "isInternal",
+            "features",
+            "status",
+            "avatar",
+            "team",
+            "teams",
+        ]
+
+    def get_team(self, project: Project) -> dict[str, str] | None:
+        teams = list(project.teams.all())
+        return _team(teams[0]) if teams else None
+
+    def get_teams(self, project: Project) -> list[dict[str, str]]:
+        return [_team(team) for team in project.teams.all()]
+
+    def get_avatar(self, project: Project) -> dict[str, Any]:
+        return letter_avatar()
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    organization = serializers.SerializerMethodField()
+    options = serializers.SerializerMethodField()
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "organization", "options"]
+
+    def get_organization(self, project: Project) -> dict[str, str]:
+        organization = project.organization
+        return {"id": str(organization.pk), "slug": organization.slug, "name": organization.name}
+
+    def get_options(self, project: Project) -> dict[str, Any]:
+        return {
+            "sentry:scrub_data": project.scrub_data,
+            "sentry:scrub_defaults": project.scrub_defaults,
+            "sentry:sensitive_fields": project.sensitive_fields,
+            "sentry:safe_fields": project.safe_fields,
+            "sentry:scrub_ip_address": project.scrub_ip_addresses,
+        }
+
+
+class ProjectInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    slug = serializers.CharField(
+        max_length=SLUG_MAX_LENGTH, validators=[validate_sentry_slug], required=False
+    )
+    platform = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    dataScrubber = serializers.BooleanField(required=False)
+    dataScrubberDefaults = serializers.BooleanField(required=False)
+    sensitiveFields = serializers.ListField(child=serializers.CharField(), required=False)
+    safeFields = serializers.ListField(child=serializers.CharField(), required=False)
+    scrubIPAddresses = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not self.partial and not attrs.get("name"):
+            raise serializers.ValidationError({"name": ["This field is required."]})
+        return attrs
+
+
+class RateLimitSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=0)
+    window = serializers.IntegerField(min_value=1)
+
+
+class ProjectKeySerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_key", read_only=True)
+    name = serializers.CharField(source="label", read_only=True)
+    public = serializers.CharField(source="public_key", read_only=True)
+    secret = serializers.CharField(source="secret_key", read_only=True)
+    projectId = serializers.IntegerField(source="project_id", read_only=True)
+    isActive = serializers.BooleanField(source="is_active", read_only=True)
+    rateLimit = serializers.SerializerMethodField()
+    dateCreated = serializers.DateTimeField(source="date_created", read_only=True)
+    dsn = serializers.SerializerMethodField()
+    browserSdkVersion = serializers.CharField(default="latest", read_only=True)
+    browserSdk = serializers.SerializerMethodField()
+    dynamicSdkLoaderOptions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProjectKey
+        fields = [
+            "id",
+            "name",
+            "label",
+            "public",
+            "secret",
+            "projectId",
+            "isActive",
+            "rateLimit",
+            "dateCreated",
+            "dsn",
+            "browserSdkVersion",
+            "browserSdk",
+            "dynamicSdkLoaderOptions",
+        ]
+
+    def get_rateLimit(self, key: ProjectKey) -> dict[str, int] | None:
+        if not key.has_rate_limit:
+            return None
+        return {"count": key.rate_limit_count, "window": key.rate_limit_window_seconds}
+
+    def get_dsn(self, key: ProjectKey) -> dict[str, str]:
+        base = settings.FAULTLINE_BASE_URL.rstrip("/")
+        project_id, public = key.project_id, key.public_key
+        api = f"{base}/api/{project_id}"
+        return {
+            "public": key.dsn,
+            "secret": key.secret_dsn,
+            "csp": f"{api}/csp-report/?sentry_key={public}",
+            "security": f"{api}/security/?sentry_key={public}",
+            "minidump": f"{api}/minidump/?sentry_key={public}",
+            "nel": f"{api}/nel/?sentry_key={public}",
+            "unreal": f"{api}/unreal/{public}/",
+            "cdn": "",
+            "crons": f"{api}/crons/___MONITOR_SLUG___/{public}/",
+        }
+
+    def get_browserSdk(self, key: ProjectKey) -> dict[str, Any]:
+        return {"choices": [["latest", "latest"]]}
+
+    def get_dynamicSdkLoaderOptions(self, key: ProjectKey) -> dict[str, bool]:
+        return {"hasReplay": False, "hasPerformance": False, "hasDebug": False}
+
+
+class ProjectKeyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    isActive = serializers.BooleanField(required=False)
+    rateLimit = RateLimitSerializer(required=False, allow_null=True)

@@ -1,0 +1,30 @@
+"""/api/0/ routes of the projects app (mounted by config/api/urls.py)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from projects import api
+
+PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
+
+urlpatterns = [
+    path("projects/", api.ProjectListView.as_view(), name="api-0-project-list"),
+    path(
+        "organizations/<str:organization_id_or_slug>/projects/",
+        api.OrganizationProjectListView.as_view(),
+        name="api-0-organization-project-list",
+    ),
+    path(
+        "teams/<str:organization_id_or_slug>/<str:team_id_or_slug>/projects/",
+        api.TeamProjectCreateView.as_view(),
+        name="api-0-team-project-list",
+    ),
+    path(f"{PROJECT}/", api.ProjectDetailView.as_view(), name="api-0-project-detail"),
+    path(f"{PROJECT}/keys/", api.ProjectKeyListView.as_view(), name="api-0-key-list"),
+    path(
+        f"{PROJECT}/keys/<str:key_id>/",
+        api.ProjectKeyDetailView.as_view(),
+        name="api-0-key-detail",
+    ),
+]
