@@ -28,5 +28,6 @@ urlpatterns = [
     ),
     path("", include("organizations.urls")),
     path("", include("projects.urls")),
+    path("", include("groups.urls")),
     re_path(r"^(?P<rest>.*)$", not_found, name="api-0-not-found"),
 ]
