@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class TeamOrganizationMismatchError(ValueError):
     """A project was given a team of another organization."""
+
+
+class UnknownProjectError(ValueError):
+    """A release named a project its organization does not have."""

@@ -182,3 +182,63 @@ class ProjectRedirect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug} -> {self.project}"
+
+
+class Release(models.Model):
+    """A release of an organization (`version`), created by sentry-cli or on its first event."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="releases"
+    )
+    version = models.CharField(max_length=200)
+    projects = models.ManyToManyField(Project, through="ReleaseProject", related_name="releases")
+    ref = models.CharField(max_length=250, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    date_created = models.DateTimeField(default=timezone.now, editable=False)
+    date_started = models.DateTimeField(null=True, blank=True)
+    date_released = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "version"], name="projects_release_unique_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class ReleaseProject(models.Model):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    # Issues first seen in this release (kept by the digest).
+    new_groups = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "project"], name="projects_releaseproject_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} in {self.project}"
+
+
+class Deploy(models.Model):
+    """A release deployed to an environment (sentry-cli `deploys new`)."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="deploys")
+    environment = models.CharField(max_length=64)
+    name = models.CharField(max_length=64, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    date_started = models.DateTimeField(null=True, blank=True)
+    date_finished = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-date_finished", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.release} to {self.environment}"

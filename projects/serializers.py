@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from organizations.serializers import letter_avatar
 from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
-from projects.models import Project, ProjectKey
+from projects.models import Deploy, Project, ProjectKey, Release, ReleaseProject
 
 
 def _team(team: Any) -> dict[str, str]:
@@ -169,3 +169,137 @@ class ProjectKeyInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False, allow_blank=True)
     isActive = serializers.BooleanField(required=False)
     rateLimit = RateLimitSerializer(required=False, allow_null=True)
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    """Sentry's release shape; sentry-cli needs `version` and `dateCreated`."""
+
+    shortVersion = serializers.CharField(source="version", read_only=True)
+    status = serializers.CharField(default="open", read_only=True)
+    ref = serializers.CharField(allow_null=True, read_only=True)
+    url = serializers.CharField(allow_null=True, read_only=True)
+    dateCreated = serializers.DateTimeField(source="date_created", read_only=True)
+    dateReleased = serializers.DateTimeField(source="date_released", read_only=True)
+    dateStarted = serializers.DateTimeField(source="date_started", read_only=True)
+    newGroups = serializers.SerializerMethodField()
+    deployCount = serializers.IntegerField(source="deploy_count", read_only=True, default=0)
+    lastDeploy = serializers.SerializerMethodField()
+    projects = serializers.SerializerMethodField()
+    versionInfo = serializers.SerializerMethodField()
+    commitCount = serializers.IntegerField(default=0, read_only=True)
+    authors = serializers.ListField(default=list, read_only=True)
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "version",
+            "shortVersion",
+            "status",
+            "ref",
+            "url",
+            "dateCreated",
+            "dateStarted",
+            "dateReleased",
+            "data",
+            "newGroups",
+            "commitCount",
+            "deployCount",
+            "lastDeploy",
+            "authors",
+            "projects",
+            "versionInfo",
+        ]
+
+    def to_representation(self, release: Release) -> dict[str, Any]:
+        data = super().to_representation(release)
+        data["ref"] = release.ref or None
+        data["url"] = release.url or None
+        data.update({"owner": None, "lastCommit": None, "firstEvent": None, "lastEvent": None})
+        return data
+
+    def _links(self, release: Release) -> list[ReleaseProject]:
+        return list(release.releaseproject_set.all())
+
+    def get_newGroups(self, release: Release) -> int:
+        return sum(link.new_groups for link in self._links(release))
+
+    def get_lastDeploy(self, release: Release) -> dict[str, Any] | None:
+        deploys = list(release.deploys.all())
+        return DeploySerializer(deploys[0]).data if deploys else None
+
+    def get_projects(self, release: Release) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": link.project.pk,
+                "slug": link.project.slug,
+                "name": link.project.name,
+                "newGroups": link.new_groups,
+                "platform": link.project.platform,
+                "platforms": [link.project.platform] if link.project.platform else [],
+                "hasHealthData": False,
+            }
+            for link in self._links(release)
+        ]
+
+    def get_versionInfo(self, release: Release) -> dict[str, Any]:
+        package, _, version = release.version.rpartition("@")
+        return {
+            "package": package or None,
+            "version": {"raw": version},
+            "description": version,
+            "buildHash": None,
+        }
+
+
+class ReleaseInputSerializer(serializers.Serializer):
+    version = serializers.CharField(max_length=200, required=False)
+    projects = serializers.ListField(child=serializers.JSONField(), required=False)
+    ref = serializers.CharField(max_length=250, required=False, allow_null=True, allow_blank=True)
+    url = serializers.URLField(max_length=500, required=False, allow_null=True, allow_blank=True)
+    dateStarted = serializers.DateTimeField(required=False, allow_null=True)
+    dateReleased = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_version(self, version: str) -> str:
+        # Sentry's rules: not empty, not "." or "..", no slashes, newlines or tabs.
+        if version.strip() in ("", ".", "..", "latest") or any(c in version for c in "/\n\t"):
+            raise serializers.ValidationError("Invalid release version.")
+        return version
+
+    def validate_projects(self, projects: list[Any]) -> list[str | int]:
+        if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in projects):
+            raise serializers.ValidationError("Projects are slugs or ids.")
+        return projects
+
+    def attributes(self) -> dict[str, Any]:
+        values = self.validated_data
+        mapping = {
+            "ref": "ref",
+            "url": "url",
+            "dateStarted": "date_started",
+            "dateReleased": "date_released",
+        }
+        attributes = {field: values[wire] for wire, field in mapping.items() if wire in values}
+        for text in ("ref", "url"):
+            if text in attributes and attributes[text] is None:
+                attributes[text] = ""
+        return attributes
+
+
+class DeploySerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    dateStarted = serializers.DateTimeField(source="date_started", read_only=True)
+    dateFinished = serializers.DateTimeField(source="date_finished", read_only=True)
+
+    class Meta:
+        model = Deploy
+        fields = ["id", "environment", "name", "url", "dateStarted", "dateFinished"]
+
+
+class DeployInputSerializer(serializers.Serializer):
+    environment = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True, allow_null=True)
+    dateStarted = serializers.DateTimeField(required=False, allow_null=True)
+    dateFinished = serializers.DateTimeField(required=False, allow_null=True)
+    projects = serializers.ListField(child=serializers.JSONField(), required=False)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.utils import timezone
 
 from organizations.models import Organization, Team
 from organizations.validators import slug_from_name, validate_sentry_slug
-from projects.exceptions import TeamOrganizationMismatchError
-from projects.models import Project, ProjectKey, ProjectRedirect
+from projects.exceptions import TeamOrganizationMismatchError, UnknownProjectError
+from projects.models import (
+    Deploy,
+    Project,
+    ProjectKey,
+    ProjectRedirect,
+    Release,
+    ReleaseProject,
+)
 
 
 @transaction.atomic
@@ -110,3 +121,101 @@ def create_key(
     key.full_clean()
     key.save()
     return key
+
+
+@dataclass
+class ReleaseChange:
+    release: Release
+    created: bool
+    projects_added: bool
+
+
+def _projects_named(organization: Organization, names: Iterable[str | int]) -> list[Project]:
+    """Projects by slug or id (sentry-cli sends all-digit values as numbers)."""
+    wanted = [str(name) for name in names]
+    projects = Project.objects.for_organization(organization)
+    found = {str(p.slug): p for p in projects.filter(slug__in=wanted)}
+    found |= {str(p.pk): p for p in projects.filter(pk__in=[w for w in wanted if w.isdigit()])}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise UnknownProjectError(f"unknown project(s): {', '.join(missing)}")
+    return list({project.pk: project for project in found.values()}.values())
+
+
+@transaction.atomic
+def upsert_release(
+    *,
+    organization: Organization,
+    version: str,
+    projects: Iterable[str | int] = (),
+    attributes: dict[str, Any] | None = None,
+) -> ReleaseChange:
+    """Create the release or add projects to it; set the given attributes on a new release."""
+    targets = _projects_named(organization, projects)
+    release, created = Release.objects.get_or_create(
+        organization=organization, version=version, defaults=attributes or {}
+    )
+    before = set(release.projects.values_list("pk", flat=True))
+    for project in targets:
+        ReleaseProject.objects.get_or_create(release=release, project=project)
+    return ReleaseChange(release, created, bool({p.pk for p in targets} - before))
+
+
+def update_release(
+    *, release: Release, projects: Iterable[str | int] = (), attributes: dict[str, Any]
+) -> Release:
+    for project in _projects_named(release.organization, projects):
+        ReleaseProject.objects.get_or_create(release=release, project=project)
+    for name, value in attributes.items():
+        setattr(release, name, value)
+    release.full_clean()
+    release.save()
+    return release
+
+
+def record_releases(*, seen: dict[int, dict[str, int]]) -> None:
+    """From the digest: releases seen per project, with how many new issues each brought.
+
+    Releases are created on their first event, as Sentry does; one query when all exist.
+    """
+    pairs = {(project_id, version) for project_id, versions in seen.items() for version in versions}
+    if not pairs:
+        return
+    projects = Project.objects.in_bulk({project_id for project_id, _ in pairs})
+    for project_id, version in sorted(pairs):
+        project = projects[project_id]
+        release, _ = Release.objects.get_or_create(
+            organization_id=project.organization_id, version=version
+        )
+        link, _ = ReleaseProject.objects.get_or_create(release=release, project=project)
+        new_groups = seen[project_id][version]
+        if new_groups:
+            ReleaseProject.objects.filter(pk=link.pk).update(
+                new_groups=F("new_groups") + new_groups
+            )
+
+
+def create_deploy(
+    *,
+    release: Release,
+    environment: str,
+    name: str = "",
+    url: str = "",
+    date_started: datetime | None = None,
+    date_finished: datetime | None = None,
+    projects: Iterable[str | int] = (),
+) -> Deploy:
+    """Record a deploy; projects named with it join the release."""
+    for project in _projects_named(release.organization, projects):
+        ReleaseProject.objects.get_or_create(release=release, project=project)
+    deploy = Deploy(
+        release=release,
+        environment=environment,
+        name=name,
+        url=url,
+        date_started=date_started,
+        date_finished=date_finished or timezone.now(),
+    )
+    deploy.full_clean()
+    deploy.save()
+    return deploy

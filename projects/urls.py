@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from projects import api
+from projects.api import projects as api
+from projects.api import releases
 
+ORG = "organizations/<str:organization_id_or_slug>"
 PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
 
 urlpatterns = [
@@ -26,5 +28,25 @@ urlpatterns = [
         f"{PROJECT}/keys/<str:key_id>/",
         api.ProjectKeyDetailView.as_view(),
         name="api-0-key-detail",
+    ),
+    path(
+        f"{PROJECT}/releases/",
+        releases.ProjectReleaseListView.as_view(),
+        name="api-0-project-release-list",
+    ),
+    path(
+        f"{ORG}/releases/",
+        releases.OrganizationReleaseListView.as_view(),
+        name="api-0-release-list",
+    ),
+    path(
+        f"{ORG}/releases/<str:version>/",
+        releases.ReleaseDetailView.as_view(),
+        name="api-0-release-detail",
+    ),
+    path(
+        f"{ORG}/releases/<str:version>/deploys/",
+        releases.DeployListView.as_view(),
+        name="api-0-deploy-list",
     ),
 ]

@@ -77,3 +77,25 @@ def test_send_event(cli):
     cli("send-event", "-m", "hello from sentry-cli")
     drain()
     assert Event.objects.get().title == "hello from sentry-cli"
+
+
+def test_releases_new_finalize_list_and_deploy(cli, organization):
+    from projects.models import Deploy, Release
+
+    cli("releases", "new", "web@1.0.0", "--project", "web")
+    release = Release.objects.get(version="web@1.0.0")
+    assert [p.slug for p in release.projects.all()] == ["web"]
+    assert release.date_released is None
+    cli("releases", "finalize", "web@1.0.0")
+    release.refresh_from_db()
+    assert release.date_released is not None
+    cli("releases", "new", "web@1.0.0", "--project", "web")  # again: 208, still success
+    listed = cli("releases", "list", "--project", "web")
+    assert "web@1.0.0" in listed
+    cli("deploys", "new", "--release", "web@1.0.0", "--env", "production", "--name", "blue")
+    deploy = Deploy.objects.get()
+    assert (deploy.environment, deploy.name, deploy.release_id) == (
+        "production",
+        "blue",
+        release.pk,
+    )

@@ -1,0 +1,1 @@
+"""/api/0/ resources of the projects app: projects and keys, releases and deploys."""
