@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.exceptions import ResourceDoesNotExist
+from ingest import api as stats
 
 
 @api_view(["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -29,5 +30,21 @@ urlpatterns = [
     path("", include("organizations.urls")),
     path("", include("projects.urls")),
     path("", include("groups.urls")),
+    # Statistics read ingest's outcome counters; only config may import ingest's API views.
+    path(
+        "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>/stats/",
+        stats.ProjectStatsView.as_view(),
+        name="api-0-project-stats",
+    ),
+    path(
+        "organizations/<str:organization_id_or_slug>/stats/",
+        stats.OrganizationStatsView.as_view(),
+        name="api-0-organization-stats",
+    ),
+    path(
+        "organizations/<str:organization_id_or_slug>/stats_v2/",
+        stats.OrganizationStatsV2View.as_view(),
+        name="api-0-organization-stats-v2",
+    ),
     re_path(r"^(?P<rest>.*)$", not_found, name="api-0-not-found"),
 ]
