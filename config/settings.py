@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "organizations",
     "projects",
     "groups",
@@ -152,6 +153,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Sentry-compatible management API (/api/0/).",
     "VERSION": "0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files from the sidecar package, served locally: no CDN for self-hosters.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Ingest limits (Relay's defaults; relay-config Limits::default).

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -102,6 +104,7 @@ class LegacyStatsMixin:
         return Response(_series(rows, start, end, RESOLUTIONS[resolution]))
 
 
+@extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
 class ProjectStatsView(LegacyStatsMixin, ProjectEndpoint):
     """Event counts over time for one project."""
 
@@ -111,6 +114,7 @@ class ProjectStatsView(LegacyStatsMixin, ProjectEndpoint):
         return self.legacy_series(request, Project.objects.filter(pk=self.project.pk))
 
 
+@extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
 class OrganizationStatsView(LegacyStatsMixin, OrganizationEndpoint):
     """Event counts over time for the whole organization."""
 
@@ -127,6 +131,7 @@ def _period(raw: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+@extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
 class OrganizationStatsV2View(OrganizationEndpoint):
     """Outcome totals and series: accepted, filtered, rate limited, invalid, client discards."""
 

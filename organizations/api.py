@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -55,6 +57,7 @@ class OrganizationEndpoint(generics.GenericAPIView):
             raise PermissionDenied
 
 
+@extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
 class IndexView(APIView):
     """The API root: who is asking and with which scopes (sentry-cli `info`)."""
 
@@ -97,11 +100,14 @@ class OrganizationListView(generics.ListAPIView):
 class OrganizationDetailView(OrganizationEndpoint):
     """An organization; PUT changes its name or slug."""
 
+    serializer_class = OrganizationSerializer
+
     scope_map = {"GET": ("org:read",), "PUT": ("org:write", "org:admin")}
 
     def get(self, request: Request, organization_id_or_slug: str) -> Response:
         return Response(OrganizationSerializer(self.organization).data)
 
+    @extend_schema(request=OrganizationUpdateSerializer)
     def put(self, request: Request, organization_id_or_slug: str) -> Response:
         serializer = OrganizationUpdateSerializer(
             self.organization, data=request.data, partial=True
@@ -140,6 +146,7 @@ class TeamListView(OrganizationEndpoint, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Team]:
         return _teams(self.organization)
 
+    @extend_schema(request=TeamInputSerializer, responses={201: TeamSerializer})
     def post(self, request: Request, organization_id_or_slug: str) -> Response:
         data = TeamInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -157,6 +164,8 @@ class TeamListView(OrganizationEndpoint, generics.ListAPIView):
 class TeamDetailView(OrganizationEndpoint):
     """One team: GET, PUT (name, slug), DELETE."""
 
+    serializer_class = TeamSerializer
+
     scope_map = {
         "GET": ("team:read",),
         "PUT": ("team:write", "team:admin"),
@@ -169,6 +178,7 @@ class TeamDetailView(OrganizationEndpoint):
     def get(self, request: Request, **kwargs: str) -> Response:
         return Response(TeamSerializer(self.get_object()).data)
 
+    @extend_schema(request=TeamInputSerializer)
     def put(self, request: Request, **kwargs: str) -> Response:
         team = self.get_object()
         data = TeamInputSerializer(data=request.data, partial=True)

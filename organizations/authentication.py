@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -66,3 +68,24 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Not "Basic": browsers would pop up a login dialog (Sentry's QuietBasicAuthentication).
         return 'xBasic realm="api"'
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes the API key/token authentication in the OpenAPI schema."""
+
+    target_class = "organizations.authentication.ApiKeyAuthentication"
+    name = ["BearerToken", "ApiKeyBasic"]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An organization API key or a personal token (sntryu_…).",
+            },
+            {
+                "type": "http",
+                "scheme": "basic",
+                "description": "An organization API key as user name, empty password.",
+            },
+        ]

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.db.models import F, Model, QuerySet
 from rest_framework.exceptions import ParseError
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -58,7 +59,7 @@ def per_page_of(request: Request) -> int:
     return value
 
 
-class SentryCursorPagination:
+class SentryCursorPagination(BasePagination):
     """Descending keyset pagination on `key` (an integer expression), then `-id`."""
 
     def __init__(self, key: str = "id", key_of: Any = None) -> None:
@@ -128,8 +129,29 @@ class SentryCursorPagination:
         )
 
     def get_paginated_response(self, data: Any) -> Response:
-        previous = self._link(self._cursor_after(self.rows, is_prev=True), "previous",
-                              self.has_prev)  # fmt: skip
-        following = self._link(self._cursor_after(self.rows, is_prev=False), "next",
-                               self.has_next)  # fmt: skip
+        previous = self._link(
+            self._cursor_after(self.rows, is_prev=True), "previous", self.has_prev
+        )
+        following = self._link(self._cursor_after(self.rows, is_prev=False), "next", self.has_next)
         return Response(data, headers={"Link": f"{previous}, {following}"})
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Opaque `value:offset:is_prev` cursor from the Link header.",
+            },
+            {
+                "name": "per_page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+                "description": f"Rows per page (default {DEFAULT_PER_PAGE}).",
+            },
+        ]
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return schema

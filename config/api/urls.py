@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import include, path, re_path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
@@ -13,6 +14,7 @@ from config.api.exceptions import ResourceDoesNotExist
 from ingest import api as stats
 
 
+@extend_schema(exclude=True)
 @api_view(["GET", "POST", "PUT", "DELETE", "PATCH"])
 @permission_classes([AllowAny])
 def not_found(request: Request, rest: str = "") -> Response:

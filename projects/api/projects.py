@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -114,6 +115,7 @@ class TeamProjectCreateView(OrganizationEndpoint):
     """Create a project owned by a team: POST /teams/{org}/{team}/projects/."""
 
     scope_map = {"POST": PROJECT_SCOPES["POST"], "GET": PROJECT_SCOPES["GET"]}
+    serializer_class = ProjectSerializer
 
     def get(self, request: Request, **kwargs: str) -> Response:
         team = get_object_or_404(
@@ -122,6 +124,7 @@ class TeamProjectCreateView(OrganizationEndpoint):
         projects = _projects(team.projects.all()).order_by("-id")
         return Response(ProjectSerializer(projects, many=True).data)
 
+    @extend_schema(request=ProjectInputSerializer, responses={201: ProjectDetailSerializer})
     def post(self, request: Request, **kwargs: str) -> Response:
         team = get_object_or_404(
             Team, organization=self.organization, slug=kwargs["team_id_or_slug"]
@@ -155,10 +158,13 @@ _OPTION_FIELDS = {
 class ProjectDetailView(ProjectEndpoint):
     """One project: GET, PUT (name, slug, platform, scrubbing options), DELETE."""
 
+    serializer_class = ProjectDetailSerializer
+
     def get(self, request: Request, **kwargs: str) -> Response:
         project = _projects(Project.objects.filter(pk=self.project.pk)).get()
         return Response(ProjectDetailSerializer(project).data)
 
+    @extend_schema(request=ProjectInputSerializer)
     def put(self, request: Request, **kwargs: str) -> Response:
         data = ProjectInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -193,6 +199,7 @@ class ProjectKeyListView(ProjectEndpoint, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ProjectKey]:
         return ProjectKey.objects.for_project(self.project)
 
+    @extend_schema(request=ProjectKeyInputSerializer, responses={201: ProjectKeySerializer})
     def post(self, request: Request, **kwargs: str) -> Response:
         data = ProjectKeyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -208,6 +215,8 @@ class ProjectKeyListView(ProjectEndpoint, generics.ListAPIView):
 class ProjectKeyDetailView(ProjectEndpoint):
     """One client key, by its public key: GET, PUT (name, isActive, rateLimit), DELETE."""
 
+    serializer_class = ProjectKeySerializer
+
     def get_object(self) -> ProjectKey:
         return get_object_or_404(
             ProjectKey.objects.for_project(self.project), public_key=self.kwargs["key_id"]
@@ -216,6 +225,7 @@ class ProjectKeyDetailView(ProjectEndpoint):
     def get(self, request: Request, **kwargs: str) -> Response:
         return Response(ProjectKeySerializer(self.get_object()).data)
 
+    @extend_schema(request=ProjectKeyInputSerializer)
     def put(self, request: Request, **kwargs: str) -> Response:
         key = self.get_object()
         data = ProjectKeyInputSerializer(data=request.data, partial=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -60,6 +61,9 @@ class OrganizationReleaseListView(OrganizationEndpoint, generics.ListAPIView):
             ).distinct()
         return releases(queryset)
 
+    @extend_schema(
+        request=ReleaseInputSerializer, responses={201: ReleaseSerializer, 208: ReleaseSerializer}
+    )
     def post(self, request: Request, **kwargs: str) -> Response:
         data = ReleaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -81,6 +85,7 @@ class OrganizationReleaseListView(OrganizationEndpoint, generics.ListAPIView):
 
 class ReleaseEndpoint(OrganizationEndpoint):
     scope_map = RELEASE_SCOPES
+    serializer_class = ReleaseSerializer
 
     def get_release(self) -> Release:
         return get_object_or_404(
@@ -95,6 +100,7 @@ class ReleaseDetailView(ReleaseEndpoint):
     def get(self, request: Request, **kwargs: str) -> Response:
         return Response(ReleaseSerializer(self.get_release()).data)
 
+    @extend_schema(request=ReleaseInputSerializer)
     def put(self, request: Request, **kwargs: str) -> Response:
         release = self.get_release()
         data = ReleaseInputSerializer(data=request.data, partial=True)
@@ -134,6 +140,7 @@ class DeployListView(ReleaseEndpoint, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Deploy]:
         return Deploy.objects.filter(release=self.get_release())
 
+    @extend_schema(request=DeployInputSerializer, responses={201: DeploySerializer})
     def post(self, request: Request, **kwargs: str) -> Response:
         release = self.get_release()
         data = DeployInputSerializer(data=request.data)
