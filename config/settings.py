@@ -139,7 +139,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # sentry-cli parses a body only when Content-Type is exactly application/json.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON as Sentry's clients send it; forms too, for scripts using curl -d.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["organizations.throttling.CredentialRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "default": f"{env_int('API_RATE_LIMIT_PER_MINUTE', default=1200, minimum=1)}/min"

@@ -30,6 +30,23 @@ from organizations.serializers import (
 )
 from organizations.validators import slug_from_name
 
+_NOT_PARAMETERS = frozenset({"cursor", "per_page", "id", "format"})
+
+
+def use_query_string_as_body(request: Request) -> None:
+    """Sentry's API takes a write's parameters from the query string too (`POST …?name=x`):
+    with no body, they become the request's data. A repeated key gives a list."""
+    if request.method not in ("POST", "PUT", "DELETE", "PATCH") or request.data:
+        return
+    params = {
+        key: values if len(values) > 1 else values[0]
+        for key, values in request.query_params.lists()
+        if key not in _NOT_PARAMETERS
+    }
+    if params:
+        # DRF keeps parsed data here; `request.data` has been read (and found empty) above.
+        request._full_data = params
+
 
 def find_organization(value: str) -> Organization:
     organization = Organization.objects.filter(slug=value).first()
@@ -55,6 +72,7 @@ class OrganizationEndpoint(generics.GenericAPIView):
         permission = ScopePermission()
         if not permission.has_organization_permission(request, self, self.organization):
             raise PermissionDenied
+        use_query_string_as_body(request)
 
 
 @extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))

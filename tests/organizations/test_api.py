@@ -167,6 +167,20 @@ class TestTeams:
         assert deleted.status_code == 204
         assert not Team.objects.exists()
 
+    def test_parameters_from_the_query_string(self, api_client, organization):
+        response = api_client.post(
+            f"/api/0/organizations/{organization.slug}/teams/?name=Query%20Team&slug=qt"
+        )
+        assert response.status_code == 201, response.content
+        assert (response.json()["slug"], response.json()["name"]) == ("qt", "Query Team")
+        renamed = api_client.put(f"/api/0/teams/{organization.slug}/qt/?name=Renamed")
+        assert renamed.json()["name"] == "Renamed"
+
+    def test_options_describes_the_endpoint(self, api_client, organization):
+        response = api_client.options(f"/api/0/organizations/{organization.slug}/teams/")
+        assert response.status_code == 200, response.content
+        assert response.json()["name"] == "Team List"
+
     def test_create_needs_a_name(self, api_client, organization):
         response = api_client.post(
             f"/api/0/organizations/{organization.slug}/teams/", {}, format="json"
