@@ -8,10 +8,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 
 from organizations import services
-from organizations.models import ApiKey, Organization, OrganizationMember, Team
+from organizations.models import ApiKey, Organization, OrganizationMember, Team, UserToken
 from organizations.roles import SCOPE_CHOICES
 
 
@@ -132,3 +133,76 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = services.revoke_api_keys(keys=queryset)
         self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+
+class UserTokenAddForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=SCOPE_CHOICES, widget=forms.CheckboxSelectMultiple, required=True
+    )
+
+    class Meta:
+        model = UserToken
+        fields = ["user", "label", "scopes"]
+
+
+@admin.register(UserToken)
+class UserTokenAdmin(admin.ModelAdmin):
+    list_display = ["label", "user", "prefix", "scope_list", "is_active", "date_created"]
+    list_filter = [("date_revoked", admin.EmptyFieldListFilter)]
+    search_fields = ["label", "prefix", "user__username", "user__email"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    actions = ["revoke"]
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: UserToken | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = UserTokenAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: UserToken | None = None) -> list[str]:
+        if obj is None:
+            return ["user", "label", "scopes"]
+        return ["user", "label", "prefix", "scope_list", "date_created", "date_revoked"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: UserToken | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["user", "prefix", "scope_list", "date_created", "date_revoked"]
+
+    def save_model(self, request: HttpRequest, obj: UserToken, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, plain = services.create_user_token(
+            user=form.cleaned_data["user"],
+            label=form.cleaned_data["label"],
+            scopes=form.cleaned_data["scopes"],
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            format_html(
+                "Token created. Copy it now, it is not shown again: <code>{}</code>", plain
+            ),
+            messages.WARNING,
+        )
+
+    @admin.display(description="Scopes")
+    def scope_list(self, token: UserToken) -> str:
+        return ", ".join(token.scopes)
+
+    @admin.display(description="Active", boolean=True)
+    def is_active(self, token: UserToken) -> bool:
+        return token.is_active
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[UserToken]) -> None:
+        count = queryset.filter(date_revoked__isnull=True).update(date_revoked=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -21,6 +22,8 @@ from organizations import services
 from organizations.models import ApiKey, Organization, OrganizationMember, Team, UserToken
 from organizations.permissions import ScopePermission, request_scopes
 from organizations.serializers import (
+    ApiTokenInputSerializer,
+    ApiTokenSerializer,
     MemberSerializer,
     OrganizationSerializer,
     OrganizationUpdateSerializer,
@@ -212,4 +215,63 @@ class TeamDetailView(OrganizationEndpoint):
 
     def delete(self, request: Request, **kwargs: str) -> Response:
         self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenListView(generics.ListAPIView):
+    """The caller's personal tokens; POST creates one (the token is in that answer only)."""
+
+    permission_classes = [ScopePermission]
+    serializer_class = ApiTokenSerializer
+    pagination_class = SentryCursorPagination
+    throttle_scope = "default"
+
+    def get_queryset(self) -> QuerySet[UserToken]:
+        self._require_user()
+        return UserToken.objects.filter(user=self.request.user, date_revoked__isnull=True)
+
+    def _require_user(self) -> None:
+        # Tokens belong to people: an organization API key has no tokens to manage.
+        if not (self.request.user and self.request.user.is_authenticated):
+            raise PermissionDenied
+
+    @extend_schema(request=ApiTokenInputSerializer, responses={201: ApiTokenSerializer})
+    def post(self, request: Request) -> Response:
+        self._require_user()
+        data = ApiTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if isinstance(request.auth, UserToken):
+            # A token cannot mint a token with more than it holds itself.
+            excess = set(data.validated_data["scopes"]) - set(request.auth.scopes)
+            if excess:
+                raise PermissionDenied(
+                    f"Scopes not held by this token: {', '.join(sorted(excess))}"
+                )
+        token, plain = services.create_user_token(
+            user=request.user,
+            label=data.validated_data.get("name") or "API token",
+            scopes=data.validated_data["scopes"],
+        )
+        body = {**ApiTokenSerializer(token).data, "token": plain}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDetailView(generics.GenericAPIView):
+    """DELETE revokes one of the caller's tokens."""
+
+    permission_classes = [ScopePermission]
+    serializer_class = ApiTokenSerializer
+    throttle_scope = "default"
+
+    def delete(self, request: Request, token_id: str) -> Response:
+        if not (request.user and request.user.is_authenticated):
+            raise PermissionDenied
+        token = get_object_or_404(
+            UserToken,
+            pk=token_id if token_id.isdigit() else 0,
+            user=request.user,
+            date_revoked__isnull=True,
+        )
+        token.date_revoked = timezone.now()
+        token.save(update_fields=["date_revoked"])
         return Response(status=status.HTTP_204_NO_CONTENT)

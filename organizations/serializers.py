@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from organizations.models import Organization, OrganizationMember, Team
+from organizations.models import Organization, OrganizationMember, Team, UserToken
+from organizations.roles import SCOPES
 from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
 
 
@@ -155,3 +156,18 @@ def serialize_user(user: Any) -> dict[str, Any]:
         "dateJoined": user.date_joined.isoformat().replace("+00:00", "Z"),
         "avatar": letter_avatar(),
     }
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(source="label", read_only=True)
+    dateCreated = serializers.DateTimeField(source="date_created", read_only=True)
+
+    class Meta:
+        model = UserToken
+        fields = ["id", "name", "scopes", "dateCreated"]
+
+
+class ApiTokenInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), allow_empty=False)

@@ -88,3 +88,18 @@ def test_admin_requires_staff(client, member):
     response = client.get(reverse("admin:organizations_organization_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_admin_creates_user_token_and_shows_it_once(admin_client, member):
+    response = admin_client.post(
+        reverse("admin:organizations_usertoken_add"),
+        {"user": member.pk, "label": "laptop", "scopes": ["org:read"]},
+        follow=True,
+    )
+    assert response.status_code == 200, response.content[:500]
+    shown = re.search(rb"<code>(sntryu_[0-9a-f]{64})</code>", response.content)
+    assert shown, response.content[:2000]
+    token = services.authenticate_user_token(plain_token=shown.group(1).decode())
+    assert (token.user, token.scopes) == (member, ["org:read"])
+    listing = admin_client.get(reverse("admin:organizations_usertoken_changelist"))
+    assert b"laptop" in listing.content

@@ -242,3 +242,52 @@ def _cursor(client, path, pages_forward):
             "cursor"
         ]
     return cursor
+
+
+class TestApiTokens:
+    def test_user_creates_lists_uses_and_revokes_a_token(self, owner, organization):
+        session = APIClient()
+        session.force_authenticate(owner)
+        created = session.post(
+            "/api/0/api-tokens/", {"name": "ci", "scopes": ["org:read"]}, format="json"
+        )
+        assert created.status_code == 201, created.content
+        plain = created.json()["token"]
+        assert plain.startswith("sntryu_")
+        listed = session.get("/api/0/api-tokens/").json()
+        assert [(t["name"], t["scopes"]) for t in listed] == [("ci", ["org:read"])]
+        assert "token" not in listed[0]
+        token_client = APIClient()
+        token_client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
+        assert token_client.get(f"/api/0/organizations/{organization.slug}/").status_code == 200
+        assert (
+            token_client.get(f"/api/0/organizations/{organization.slug}/teams/").status_code == 403
+        )
+        assert session.delete(f"/api/0/api-tokens/{listed[0]['id']}/").status_code == 204
+        assert token_client.get("/api/0/").status_code == 401
+
+    def test_token_cannot_mint_more_scopes(self, owner):
+        _, plain = services.create_user_token(user=owner, label="x", scopes=["org:read"])
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
+        response = client.post("/api/0/api-tokens/", {"scopes": ["org:admin"]}, format="json")
+        assert response.status_code == 403, response.content
+
+    def test_api_keys_have_no_tokens(self, api_client):
+        assert api_client.get("/api/0/api-tokens/").status_code == 403
+
+    def test_bad_scope_is_400(self, owner):
+        client = APIClient()
+        client.force_authenticate(owner)
+        response = client.post("/api/0/api-tokens/", {"scopes": ["root"]}, format="json")
+        assert response.status_code == 400, response.content
+
+
+def test_token_scopes_are_capped_by_role(member, organization):
+    _, plain = services.create_user_token(user=member, label="x", scopes=["org:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    response = client.put(
+        f"/api/0/organizations/{organization.slug}/", {"name": "x"}, format="json"
+    )
+    assert response.status_code == 403, response.content
