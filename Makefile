@@ -23,9 +23,13 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 
 venv: $(VENV)/.installed-run
 
-run: $(VENV)/.installed-run
-	$(PY) manage.py migrate --no-input
+# Collected (and compressed) static files, redone only when the installed packages change.
+STATIC_MANIFEST := $(or $(FAULTLINE_DATA_DIR),var)/static/staticfiles.json
+$(STATIC_MANIFEST): $(VENV)/.installed-run
 	$(PY) manage.py collectstatic --no-input --verbosity 0
+
+run: $(VENV)/.installed-run $(STATIC_MANIFEST)
+	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap --org demo --team demo --project demo --platform python --user admin
 	@echo "Serving Faultline on $(FAULTLINE_BASE_URL) (admin: $(FAULTLINE_BASE_URL)/admin/)"
 	$(PY) manage.py serve --bind $(HOST):$(PORT)
