@@ -10,13 +10,14 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 
 from groups import jsoncodec
-from groups.services import NormalizedEvent, digest_events
+from groups.services import DigestResult, NormalizedEvent, digest_events
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import InvalidEvent, clean_json, normalize_event
 from ingest.scrubbing import Scrubber, scrub_event, scrubber_for
 from ingest.services import record_outcomes
 from projects.models import Project
+from projects.services import record_releases
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,18 @@ def _normalized(row: QueuedItem, scrubber: Scrubber | None) -> NormalizedEvent:
     if scrubber is not None:
         scrub_event(data, scrubber)
     return NormalizedEvent(project_id=row.project_id, data=data, received=row.received)
+
+
+def _releases_seen(result: DigestResult) -> dict[int, dict[str, int]]:
+    """Per project, the releases the batch's events named, with the new issues each brought."""
+    seen: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for event in result.events:
+        if event.release:
+            seen[event.project_id][event.release] += 0
+    for group in result.new_groups:
+        if group.first_release:
+            seen[group.project_id][group.first_release] += 1
+    return seen
 
 
 def digest_batch(*, batch_size: int) -> int:
@@ -109,6 +122,7 @@ def _digest_rows(rows: list[QueuedItem]) -> None:
             continue
         events.append(event)
     result = digest_events(events=events)
+    record_releases(seen=_releases_seen(result))
     for event in result.events:
         category = _EVENT_CATEGORIES.get(event.type, "error")
         outcomes[event.project_id][(category, Outcome.ACCEPTED, "")] += 1

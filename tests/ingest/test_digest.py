@@ -192,3 +192,19 @@ def test_concurrent_senders_and_workers_count_exactly(faultline_server, organiza
     group = Group.objects.get()
     assert group.times_seen == total
     assert group.tag_values.get(key="level").times_seen == total
+
+
+@pytest.mark.django_db
+def test_releases_are_created_from_events_with_new_issue_counts(key):
+    from projects.models import Release, ReleaseProject
+
+    queue_events(key, 2, {**SAME_ISSUE, "release": "api@2.0.0"})
+    queue_events(key, 1, {"message": "another issue", "release": "api@2.0.0"})
+    queue_events(key, 1, {"message": "old issue, new release", "release": "api@2.0.1"})
+    drain()
+    assert sorted(Release.objects.values_list("version", flat=True)) == ["api@2.0.0", "api@2.0.1"]
+    link = ReleaseProject.objects.get(release__version="api@2.0.0")
+    assert (link.project_id, link.new_groups) == (key.project_id, 2)
+    queue_events(key, 1, {"message": "another issue", "release": "api@2.0.1"})
+    drain()
+    assert ReleaseProject.objects.get(release__version="api@2.0.1").new_groups == 1
