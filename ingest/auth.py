@@ -100,11 +100,15 @@ def auth_from_envelope_header(header: dict[str, object]) -> ClientAuth:
     dsn = header.get("dsn")
     if not isinstance(dsn, str):
         raise Unauthorized("bad envelope authentication header")
-    parts = urlsplit(dsn)
+    try:
+        parts = urlsplit(dsn)
+        username = parts.username
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise Unauthorized("bad envelope authentication header") from None
     project_id = parts.path.rstrip("/").rpartition("/")[2]
-    if not parts.username or not project_id:
+    if not username or not project_id:
         raise Unauthorized("bad envelope authentication header")
-    return ClientAuth(public_key=_check_key(parts.username), dsn_project_id=project_id)
+    return ClientAuth(public_key=_check_key(username), dsn_project_id=project_id)
 
 
 def envelope_dsn(header: dict[str, object]) -> tuple[str, str] | None:

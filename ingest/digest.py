@@ -6,14 +6,14 @@ import logging
 from collections import Counter, defaultdict
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 
 from groups import jsoncodec
 from groups.services import DigestResult, NormalizedEvent, digest_events
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
-from ingest.normalize import InvalidEvent, clean_json, normalize_event
+from ingest.normalize import NEEDS_CLEANING, InvalidEvent, clean_json, normalize_event
 from ingest.scrubbing import Scrubber, scrub_event, scrubber_for
 from ingest.services import record_outcomes
 from projects.models import Project
@@ -40,7 +40,7 @@ def _load(row: QueuedItem) -> Any:
     raw = row.body
     payload = jsoncodec.loads(raw)
     # Rare in practice, so only walked for when the raw bytes hint at them.
-    if b"NaN" in raw or b"Infinity" in raw or b"\\u0000" in raw:
+    if b"NaN" in raw or b"Infinity" in raw or NEEDS_CLEANING.search(raw):
         payload = clean_json(payload)
     return payload
 
@@ -93,9 +93,12 @@ def digest_batch(*, batch_size: int) -> int:
         try:
             with transaction.atomic():
                 _digest_rows(rows)
-        except DatabaseError as exc:
-            if len(rows) > 1:
-                raise
+        except Exception as exc:
+            # Any failure, not only the database's: one malformed item must not stop the
+            # worker. A batch is retried item by item; a lone item is marked and, after
+            # MAX_FAILURES, parked for an operator.
+            if len(rows) > 1 or isinstance(exc, InterfaceError | OperationalError):
+                raise  # a lost connection is not the item's fault
             logger.exception("digest of queued item %s failed", rows[0].pk)
             QueuedItem.objects.filter(pk=rows[0].pk).update(
                 failures=F("failures") + 1, last_error=str(exc)[:2000]

@@ -129,7 +129,7 @@ def normalize_event_id(value: object) -> str:
 def _json_object(raw: bytes, reason: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidEnvelope(reason) from None
     if not isinstance(value, dict):
         raise InvalidEnvelope(reason)
@@ -144,7 +144,7 @@ def parse_envelope(data: bytes) -> Envelope:
     first_line = data if newline == -1 else data[:newline]
     try:
         header = json.loads(first_line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         header = None
     if isinstance(header, dict) and isinstance(header.get("items"), list):
         if data[len(first_line) :].strip():
@@ -217,9 +217,12 @@ def _from_json_object(document: dict[str, Any]) -> Envelope:
             raise InvalidEnvelope("invalid item header")
         payload = raw.get("payload")
         if isinstance(payload, str):
-            body = payload.encode()
+            body = payload.encode("utf-8", "replace")  # a lone surrogate cannot be encoded
         else:
-            body = json.dumps(payload, separators=(",", ":")).encode()
+            try:
+                body = json.dumps(payload, separators=(",", ":")).encode()
+            except (ValueError, RecursionError):
+                raise InvalidEnvelope("invalid item payload") from None
         item_headers = {key: value for key, value in raw.items() if key != "payload"}
         envelope.items.append(Item(raw["type"], item_headers, body))
     if len(envelope.items) > MAX_ITEMS:

@@ -119,15 +119,26 @@ class InvalidEvent(ValueError):
     """The payload is not an event at all (not a JSON object)."""
 
 
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# JSON escapes that can decode to a NUL or to a lone surrogate half.
+NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
+
+
+def _clean_text(text: str) -> str:
+    # Lone surrogate halves cannot be encoded as UTF-8 (nor stored); NULs not in PostgreSQL.
+    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
 def clean_json(value: Any) -> Any:
     """What PostgreSQL's jsonb cannot hold, made storable: NaN and ±Infinity (which raven and
-    sentry-python may emit) become None, NUL characters are removed from strings and keys."""
+    sentry-python may emit) become None, NUL characters are removed from strings and keys,
+    and lone surrogate halves become U+FFFD."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _clean_text(value)
     if isinstance(value, dict):
-        return {key.replace("\x00", ""): clean_json(item) for key, item in value.items()}
+        return {_clean_text(key): clean_json(item) for key, item in value.items()}
     if isinstance(value, list):
         return [clean_json(item) for item in value]
     return value
@@ -212,8 +223,16 @@ def _values(container: Any) -> list[Any]:
     return []
 
 
+# Conversions without width or precision: `%500000000s` would allocate half a gigabyte.
+_UNSAFE_PERCENT = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\d|\*|\.)")
+_UNSAFE_BRACES = re.compile(r"\{[^{}]*[:!][^{}]*\}")
+
+
 def format_logentry(message: str, params: Any) -> str:
-    """`%s`-style (Python) or `{}`-style (Java) formatting with the SDK's params."""
+    """`%s`-style (Python) or `{}`-style (Java) formatting with the SDK's params; templates with
+    widths, precisions or format specs are left as they are."""
+    if _UNSAFE_PERCENT.search(message) or _UNSAFE_BRACES.search(message):
+        return message
     if isinstance(params, list | tuple) and params:
         if "%" in message:
             try:
@@ -263,18 +282,52 @@ def _normalize_logentry(event: JSON) -> None:
 def _normalize_frames(stacktrace: Any) -> JSON | None:
     if not isinstance(stacktrace, dict):
         return None
-    frames = [frame for frame in stacktrace.get("frames") or [] if isinstance(frame, dict)]
-    for frame in frames:
-        for key in ("lineno", "colno"):
-            if key in frame and not isinstance(frame[key], int):
-                try:
-                    frame[key] = int(frame[key])
-                except (TypeError, ValueError):
-                    frame.pop(key)
-        if "vars" in frame:
-            frame["vars"] = trim_databag(frame["vars"])
+    raw_frames = stacktrace.get("frames")
+    raw_frames = raw_frames if isinstance(raw_frames, list) else []
+    frames = [_normalize_frame(frame) for frame in raw_frames if isinstance(frame, dict)]
     stacktrace["frames"] = frames
     return stacktrace
+
+
+_FRAME_STRINGS = (
+    "filename",
+    "abs_path",
+    "function",
+    "raw_function",
+    "symbol",
+    "module",
+    "package",
+    "platform",
+    "context_line",
+    "instruction_addr",
+    "symbol_addr",
+    "image_addr",
+)
+
+
+def _normalize_frame(frame: JSON) -> JSON:
+    """A frame whose fields have the types grouping and display expect; others are dropped."""
+    for key in _FRAME_STRINGS:
+        if key in frame and not isinstance(frame[key], str):
+            frame[key] = _string(frame[key], MAX_STRING_CHARS)
+            if frame[key] is None:
+                del frame[key]
+    for key in ("lineno", "colno"):
+        if key in frame and not (isinstance(frame[key], int) and not isinstance(frame[key], bool)):
+            try:
+                frame[key] = int(frame[key])
+            except (TypeError, ValueError, OverflowError):
+                del frame[key]
+    if "in_app" in frame and not isinstance(frame["in_app"], bool):
+        del frame["in_app"]
+    for key in ("pre_context", "post_context"):
+        if key in frame and not (
+            isinstance(frame[key], list) and all(isinstance(line, str) for line in frame[key])
+        ):
+            del frame[key]
+    if "vars" in frame:
+        frame["vars"] = trim_databag(frame["vars"])
+    return frame
 
 
 def _normalize_exception(event: JSON) -> None:
@@ -290,12 +343,35 @@ def _normalize_exception(event: JSON) -> None:
                     exception.pop(key)
                 else:
                     exception[key] = text
+        if "mechanism" in exception and not isinstance(exception["mechanism"], dict):
+            del exception["mechanism"]
+        mechanism = exception.get("mechanism")
+        if mechanism is not None:
+            for flag in ("handled", "synthetic"):
+                if flag in mechanism and not isinstance(mechanism[flag], bool):
+                    del mechanism[flag]
+            if "type" in mechanism and not isinstance(mechanism["type"], str):
+                del mechanism["type"]
         stacktrace = _normalize_frames(exception.get("stacktrace"))
         if stacktrace is None:
             exception.pop("stacktrace", None)
         else:
             exception["stacktrace"] = stacktrace
     event["exception"] = {"values": values}
+
+
+def _normalize_threads(event: JSON) -> None:
+    threads = _values(event.get("threads"))
+    if not threads:
+        event.pop("threads", None)
+        return
+    for thread in threads:
+        stacktrace = _normalize_frames(thread.get("stacktrace"))
+        if stacktrace is None:
+            thread.pop("stacktrace", None)
+        else:
+            thread["stacktrace"] = stacktrace
+    event["threads"] = {"values": threads}
 
 
 def _normalize_breadcrumbs(event: JSON) -> None:
@@ -324,6 +400,13 @@ def trim_databag(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _add_error(event: JSON, error: JSON) -> None:
+    """Note a normalization problem in the event's `errors`, as Relay does."""
+    if not isinstance(event.get("errors"), list):
+        event["errors"] = []
+    event["errors"].append(error)
+
+
 def _shift_timestamps(event: JSON, delta: timedelta) -> None:
     """Move breadcrumb and span timestamps with the event's own (clock-drift correction)."""
     seconds = delta.total_seconds()
@@ -343,15 +426,21 @@ def _normalize_timestamps(event: JSON, received: datetime, sent_at: datetime | N
     delta = timedelta(0)
     if sent_at is not None and abs(received - sent_at) >= MINIMUM_CLOCK_DRIFT:
         delta = received - sent_at
-    corrected = timestamp + delta
+    try:
+        corrected = timestamp + delta
+    except OverflowError:
+        delta, corrected = timedelta(0), received
     if corrected - received > timedelta(seconds=MAX_SECONDS_IN_FUTURE):
-        event.setdefault("errors", []).append({"type": "future_timestamp"})
+        _add_error(event, {"type": "future_timestamp"})
         delta, corrected = received - timestamp, received
     elif received - corrected > MAX_AGE:
-        event.setdefault("errors", []).append({"type": "past_timestamp"})
+        _add_error(event, {"type": "past_timestamp"})
         delta, corrected = received - timestamp, received
     if delta:
-        _shift_timestamps(event, delta)
+        try:
+            _shift_timestamps(event, delta)
+        except (OverflowError, ValueError, OSError):
+            _add_error(event, {"type": "invalid_data", "name": "timestamps"})
     event["timestamp"] = corrected.timestamp()
     event["received"] = received.timestamp()
     return corrected
@@ -400,11 +489,13 @@ def normalize_event(
 
     level = normalize_level(event.get("level"))
     if level is None and event.get("level") is not None:
-        event.setdefault("errors", []).append({"type": "invalid_data", "name": "level"})
+        _add_error(event, {"type": "invalid_data", "name": "level"})
     event["level"] = level or ("info" if event_type == "transaction" else "error")
 
     platform = event.get("platform")
-    event["platform"] = platform if platform in VALID_PLATFORMS else "other"
+    event["platform"] = (
+        platform if isinstance(platform, str) and platform in VALID_PLATFORMS else "other"
+    )
     for key, limit in (("logger", 64), ("transaction", 200), ("culprit", 200), ("dist", 64)):
         text = _string(event.get(key), limit)
         if text is None:
@@ -437,6 +528,7 @@ def normalize_event(
     if event["stacktrace"] is None:
         del event["stacktrace"]
     _normalize_breadcrumbs(event)
+    _normalize_threads(event)
 
     extra = event.get("extra")
     extra = extra if isinstance(extra, dict) else {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -21,11 +22,13 @@ from ingest.auth import ClientAuth
 from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
 from ingest.exceptions import BadRequest, Forbidden, RateLimited
 from ingest.models import Outcome, OutcomeCounter, QueuedItem
+from ingest.normalize import clean_json
 from projects.models import ProjectKey
 
 logger = logging.getLogger(__name__)
 
 REJECTED = "event submission rejected with_reason: ProjectId"
+_SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 BACKLOG_CHECK_SECONDS = 1.0
 
 
@@ -114,7 +117,7 @@ def _event_id_of(item: Item) -> str | None:
     try:
         value = json.loads(item.payload).get("event_id")
         return normalize_event_id(value) if value else None
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -134,7 +137,7 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
     project = key.project
     known = [item for item in envelope.items if item.type in ITEM_CATEGORIES]
     outcomes: Counter[tuple[str, str, str]] = Counter(
-        ("default", Outcome.FILTERED, f"unknown_item:{item.type}"[:64])
+        ("default", Outcome.FILTERED, "unknown_item:" + _SAFE_LABEL.sub("_", item.type)[:50])
         for item in envelope.items
         if item.type not in ITEM_CATEGORIES
     )
@@ -180,7 +183,7 @@ def _enqueue(
         return
     received = timezone.now()
     sent_at = envelope.headers.get("sent_at")
-    base_meta = {**meta, "sent_at": sent_at} if sent_at else meta
+    base_meta = clean_json({**meta, "sent_at": sent_at}) if sent_at else meta
     rows = [
         QueuedItem(
             project_id=key.project_id,
@@ -214,7 +217,8 @@ _QUEUE_FIELDS = (
 
 def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
     extra = {key: value for key, value in item.headers.items() if key not in ("type", "length")}
-    return {**meta, "item": extra} if extra else meta
+    # Headers are client JSON: no NULs or lone surrogates in what PostgreSQL must store.
+    return clean_json({**meta, "item": extra}) if extra else meta
 
 
 def hour_of(moment: datetime) -> datetime:

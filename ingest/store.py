@@ -35,7 +35,7 @@ def envelope_from_store(data: bytes, *, max_bytes: int) -> Envelope:
     try:
         # Python's json accepts the NaN/Infinity tokens raven and sentry-python may emit.
         event: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest(f"invalid JSON data: {exc}") from None
     if not isinstance(event, dict):
         raise BadRequest("invalid JSON data: expected an object")

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from ingest.digest import digest_batch
 
@@ -49,8 +49,9 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
         size = 1 if single_items_left else batch_size
         try:
             taken = digest_batch(batch_size=size)
-        except DatabaseError:
-            # Nothing was committed; the rows are still queued. Fresh connection, then retry.
+        except Exception:
+            # Nothing was committed; the rows are still queued. Fresh connection, then retry
+            # item by item, so that an item that cannot be digested is found and set aside.
             logger.exception("digest batch failed; retrying item by item")
             connection.close()
             single_items_left = batch_size

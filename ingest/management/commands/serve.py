@@ -63,12 +63,15 @@ class Command(BaseCommand):
             signal.signal(signum, shutdown)
         watcher = threading.Thread(target=lambda: (web.wait(), stop.set()), daemon=True)
         watcher.start()
-        run_worker(stop=stop, batch_size=settings.DIGEST_BATCH_SIZE)
-        for child in (web, *extra):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in extra:
-            child.wait()
+        try:
+            run_worker(stop=stop, batch_size=settings.DIGEST_BATCH_SIZE)
+        finally:
+            # Whatever ends the worker, gunicorn must not go on accepting with nobody digesting.
+            for child in (web, *extra):
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in extra:
+                child.wait()
         code = web.wait()
         if code not in (0, -signal.SIGTERM):
             sys.exit(code)
