@@ -91,6 +91,10 @@ def database_from_url(url: str | None, *, sqlite_path: Path) -> dict[str, Any]:
             },
         }
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"DATABASE_URL has a bad port: {url!r}") from None
     if parts.scheme not in ("postgres", "postgresql"):
         raise ImproperlyConfigured(
             f"DATABASE_URL scheme {parts.scheme!r} is not supported (use postgres:// or leave "
@@ -102,14 +106,19 @@ def database_from_url(url: str | None, *, sqlite_path: Path) -> dict[str, Any]:
     # Server-side parameter binding: psycopg's client-side quoting of large JSON values
     # (every stored event) costs more CPU than the rest of the digest together.
     options: dict[str, Any] = {"server_side_binding": True}
-    options.update(_query_pairs(parts.query))
+    for key, value in _query_pairs(parts.query):
+        # The one option that is not a libpq string: read true/false as a boolean.
+        if key == "server_side_binding":
+            options[key] = value.lower() in ("1", "true", "yes", "on")
+        else:
+            options[key] = value
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": unquote(parts.hostname or ""),
-        "PORT": str(parts.port or ""),
+        "PORT": str(port or ""),
         "OPTIONS": options,
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", default=60),
         # Off by default: the check is a round trip at the start of every request, which

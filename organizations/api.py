@@ -21,6 +21,7 @@ from config.api.pagination import SentryCursorPagination
 from organizations import services
 from organizations.models import ApiKey, Organization, OrganizationMember, Team, UserToken
 from organizations.permissions import ScopePermission, request_scopes
+from organizations.roles import ROLE_SCOPES
 from organizations.serializers import (
     ApiTokenInputSerializer,
     ApiTokenSerializer,
@@ -32,6 +33,12 @@ from organizations.serializers import (
     serialize_user,
 )
 from organizations.validators import slug_from_name
+
+
+def is_number(value: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() and the ORM refuse."""
+    return value.isascii() and value.isdigit()
+
 
 _NOT_PARAMETERS = frozenset({"cursor", "per_page", "id", "format"})
 
@@ -53,7 +60,7 @@ def use_query_string_as_body(request: Request) -> None:
 
 def find_organization(value: str) -> Organization:
     organization = Organization.objects.filter(slug=value).first()
-    if organization is None and value.isdigit():
+    if organization is None and is_number(value):
         organization = Organization.objects.filter(pk=int(value)).first()
     if organization is None:
         raise ResourceDoesNotExist
@@ -98,12 +105,20 @@ class IndexView(APIView):
         )
 
 
-def visible_organizations(request: Request) -> QuerySet[Organization]:
+def visible_organizations(request: Request, scope: str = "org:read") -> QuerySet[Organization]:
+    """Organizations in which the request holds `scope` (the key's, the token's, the role's)."""
     if isinstance(request.auth, ApiKey):
+        if scope not in request.auth.scopes:
+            return Organization.objects.none()
         return Organization.objects.filter(pk=request.auth.organization_id)
+    if isinstance(request.auth, UserToken) and scope not in request.auth.scopes:
+        return Organization.objects.none()
     if request.user.is_superuser:
         return Organization.objects.all()
-    return Organization.objects.for_user(request.user)
+    roles = [role for role, scopes in ROLE_SCOPES.items() if scope in scopes]
+    return Organization.objects.filter(
+        members__user=request.user, members__role__in=roles
+    ).distinct()
 
 
 class OrganizationListView(generics.ListAPIView):

@@ -54,6 +54,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             token = authenticate_user_token(plain_token=credentials)
             if token is None:
                 raise exceptions.AuthenticationFailed("Invalid token")
+            if not token.user.is_active:
+                raise exceptions.AuthenticationFailed("User inactive or deleted.")
             return token.user, token
         return self._key(credentials)
 

@@ -29,7 +29,9 @@ class ScopePermission(BasePermission):
     def has_organization_permission(
         self, request: Request, view: Any, organization: Organization
     ) -> bool:
-        needed = view.scope_map.get(request.method, ())
-        if not needed:
-            return True
+        # HEAD and OPTIONS read what GET reads; a method the view does not map is refused.
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        needed = view.scope_map.get(method)
+        if needed is None:
+            return False
         return bool(request_scopes(request, organization) & set(needed))

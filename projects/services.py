@@ -135,7 +135,8 @@ def _projects_named(organization: Organization, names: Iterable[str | int]) -> l
     wanted = [str(name) for name in names]
     projects = Project.objects.for_organization(organization)
     found = {str(p.slug): p for p in projects.filter(slug__in=wanted)}
-    found |= {str(p.pk): p for p in projects.filter(pk__in=[w for w in wanted if w.isdigit()])}
+    numbers = [name for name in wanted if name.isascii() and name.isdigit()]
+    found |= {str(p.pk): p for p in projects.filter(pk__in=numbers)}
     missing = [name for name in wanted if name not in found]
     if missing:
         raise UnknownProjectError(f"unknown project(s): {', '.join(missing)}")

@@ -30,9 +30,11 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        )
-    elif isinstance(exc, IntegrityError):
+        if hasattr(exc, "error_dict"):
+            exc = exceptions.ValidationError(exc.message_dict)
+        else:
+            exc = exceptions.ValidationError({"detail": " ".join(exc.messages)})
+    elif isinstance(exc, IntegrityError) and "unique" in str(exc).lower():
+        # Two requests creating the same slug at once: the loser gets what a check would say.
         exc = Conflict()
     return exception_handler(exc, context)

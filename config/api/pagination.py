@@ -19,6 +19,9 @@ from rest_framework.response import Response
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 100
+# Beyond these a cursor was not made here (and the database would reject the numbers).
+MAX_CURSOR_VALUE = 2**62
+MAX_CURSOR_OFFSET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ class Cursor:
             value, offset, is_prev = (int(part) for part in parts)
         except ValueError:
             raise ParseError("Invalid cursor parameter.") from None
-        if len(parts) != 3 or is_prev not in (0, 1):
+        if len(parts) != 3 or is_prev not in (0, 1) or abs(value) >= MAX_CURSOR_VALUE:
+            raise ParseError("Invalid cursor parameter.")
+        if offset > MAX_CURSOR_OFFSET:
             raise ParseError("Invalid cursor parameter.")
         return cls(value, max(offset, 0), bool(is_prev))
 
@@ -71,6 +76,7 @@ class SentryCursorPagination(BasePagination):
         self.request = request
         self.per_page = per_page_of(request)
         self.cursor = Cursor.parse(request.query_params.get("cursor", ""))
+        self.queryset = queryset
         key = self.key
         if self.cursor is None or not self.cursor.is_prev:
             ordered = queryset.order_by(F(key).desc(), "-id")
@@ -103,20 +109,19 @@ class SentryCursorPagination(BasePagination):
         return newer.exists() or ties.exists()
 
     def _cursor_after(self, rows: list[Model], *, is_prev: bool) -> Cursor:
-        """The cursor pointing past rows[-1] (next) or before rows[0] (previous)."""
+        """The cursor pointing past rows[-1] (next) or before rows[0] (previous).
+
+        Its offset counts every row sharing the edge row's key that lies on this side of it,
+        whichever way the client came: so ties never repeat or vanish between pages.
+        """
         if not rows:
             base = self.cursor or Cursor(0, 0, False)
             return Cursor(base.value, base.offset, is_prev)
         edge = rows[0] if is_prev else rows[-1]
         value = self.key_of(edge)
-        same = [row for row in rows if self.key_of(row) == value]
-        offset = len(same)
-        if is_prev:
-            return Cursor(value, offset, True)
-        # Rows with this value on earlier pages were skipped by the offset too.
-        if self.cursor is not None and not self.cursor.is_prev and self.cursor.value == value:
-            offset += self.cursor.offset
-        return Cursor(value, offset, False)
+        ties = self.queryset.filter(**{self.key: value})
+        ties = ties.filter(id__lte=edge.pk) if is_prev else ties.filter(id__gte=edge.pk)
+        return Cursor(value, ties.count(), is_prev)
 
     def _link(self, cursor: Cursor, rel: str, results: bool) -> str:
         params = [(k, v) for k, v in self.request.query_params.lists() if k != "cursor"]

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 
 from config.api.exceptions import Conflict, ResourceDoesNotExist
 from config.api.pagination import SentryCursorPagination
-from organizations.api import OrganizationEndpoint, visible_organizations
-from organizations.models import ApiKey, Team
+from organizations.api import OrganizationEndpoint, is_number, visible_organizations
+from organizations.models import Team
 from organizations.permissions import ScopePermission
 from organizations.validators import slug_from_name
 from projects import services
@@ -54,7 +54,7 @@ class ProjectEndpoint(OrganizationEndpoint):
     def find_project(self, value: str) -> Project:
         projects = Project.objects.for_organization(self.organization)
         project = projects.filter(slug=value).first()
-        if project is None and value.isdigit():
+        if project is None and is_number(value):
             project = projects.filter(pk=int(value)).first()
         if project is None:
             redirect = ProjectRedirect.objects.filter(
@@ -103,11 +103,7 @@ class ProjectListView(generics.ListAPIView):
     throttle_scope = "default"
 
     def get_queryset(self) -> QuerySet[Project]:
-        organizations = visible_organizations(self.request)
-        if isinstance(self.request.auth, ApiKey) and not set(self.request.auth.scopes) & set(
-            PROJECT_SCOPES["GET"]
-        ):
-            return Project.objects.none()
+        organizations = visible_organizations(self.request, "project:read")
         return _projects(Project.objects.filter(organization__in=organizations))
 
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.pagination import SentryCursorPagination
-from organizations.api import OrganizationEndpoint
+from organizations.api import OrganizationEndpoint, is_number
 from projects import services
 from projects.api.projects import ProjectEndpoint
 from projects.exceptions import UnknownProjectError
@@ -55,10 +55,11 @@ class OrganizationReleaseListView(OrganizationEndpoint, generics.ListAPIView):
         queryset = Release.objects.filter(organization=self.organization)
         if self.request.query_params.get("query"):
             queryset = queryset.filter(version__icontains=self.request.query_params["query"])
-        if self.request.query_params.getlist("project"):
-            queryset = queryset.filter(
-                projects__pk__in=self.request.query_params.getlist("project")
-            ).distinct()
+        projects = self.request.query_params.getlist("project")
+        if projects:
+            if not all(is_number(project) for project in projects):
+                raise ValidationError({"project": ["Project ids are numbers."]})
+            queryset = queryset.filter(projects__pk__in=projects).distinct()
         return releases(queryset)
 
     @extend_schema(

@@ -89,3 +89,13 @@ def test_json_log_lines_keep_extra_fields():
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "dropped 3"
     assert (line["level"], line["logger"], line["project_id"]) == ("warning", "ingest", 7)
+
+
+def test_database_url_with_a_bad_port_is_refused():
+    with pytest.raises(ImproperlyConfigured):
+        env.database_from_url("postgres://h:abc/db", sqlite_path=None)
+
+
+def test_server_side_binding_can_be_turned_off():
+    config = env.database_from_url("postgres://h/db?server_side_binding=false", sqlite_path=None)
+    assert config["OPTIONS"]["server_side_binding"] is False

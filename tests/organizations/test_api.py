@@ -291,3 +291,82 @@ def test_token_scopes_are_capped_by_role(member, organization):
         f"/api/0/organizations/{organization.slug}/", {"name": "x"}, format="json"
     )
     assert response.status_code == 403, response.content
+
+
+def test_pages_with_tied_sort_keys_never_repeat_or_skip(organization):
+    """The cursor offset counts ties: checked with a key on which every row ties."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from config.api.pagination import SentryCursorPagination
+
+    teams = TeamFactory.create_batch(7, organization=organization)
+    queryset = Team.objects.filter(organization=organization)
+    factory = APIRequestFactory()
+
+    def page(cursor: str):
+        paginator = SentryCursorPagination(key="organization_id")
+        request = Request(factory.get("/x/", {"per_page": 2, "cursor": cursor}))
+        rows = paginator.paginate_queryset(queryset, request)
+        return [row.pk for row in rows], parse_link(paginator.get_paginated_response([])["Link"])
+
+    seen, cursor, forward = [], "", []
+    while True:
+        ids, links = page(cursor)
+        forward.append(ids)
+        seen += ids
+        if not links["next"]["results"]:
+            break
+        cursor = links["next"]["cursor"]
+    assert sorted(seen) == sorted(team.pk for team in teams)
+    backward = []
+    cursor = links["previous"]["cursor"]
+    while True:
+        ids, links = page(cursor)
+        backward.append(ids)
+        if not links["previous"]["results"]:
+            break
+        cursor = links["previous"]["cursor"]
+    assert backward == list(reversed(forward[:-1]))
+
+
+def test_cursor_numbers_out_of_range_are_400(api_client, organization):
+    for cursor in ("1:99999999999999999999999:0", "99999999999999999999999:0:0"):
+        response = api_client.get(
+            f"/api/0/organizations/{organization.slug}/teams/", {"cursor": cursor}
+        )
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "Invalid cursor parameter."},
+        )
+
+
+def test_tokens_of_deactivated_users_stop_working(owner, organization):
+    _, plain = services.create_user_token(user=owner, label="x", scopes=["org:read"])
+    owner.is_active = False
+    owner.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    response = client.get(f"/api/0/organizations/{organization.slug}/")
+    assert (response.status_code, response.json()) == (401, {"detail": "User inactive or deleted."})
+
+
+def test_head_and_options_need_the_get_scope(api_client_for, organization):
+    client = api_client_for(organization, ["event:read"])
+    url = f"/api/0/organizations/{organization.slug}/teams/"
+    assert client.head(url).status_code == 403
+    assert client.options(url).status_code == 403
+
+
+def test_lists_follow_token_scopes(owner, organization):
+    _, plain = services.create_user_token(user=owner, label="x", scopes=[])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
+    assert client.get("/api/0/organizations/").json() == []
+    assert client.get("/api/0/projects/").json() == []
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "²"])
+def test_non_ascii_digits_are_404(api_client, value):
+    response = api_client.get(f"/api/0/organizations/{value}/")
+    assert response.status_code == 404, response.content
