@@ -113,7 +113,8 @@ def _digest_rows(rows: list[QueuedItem]) -> None:
     outcomes: dict[int, Counter[tuple[str, str, str]]] = defaultdict(Counter)
     for row in rows:
         if row.type != "event":
-            # Until these item types are stored (issue #5) they are counted, then dropped.
+            # Ingest queues only STORED_TYPES; should another type be queued, it is counted as
+            # ingest counts it, not mistaken for an event.
             category = ITEM_CATEGORIES.get(row.type, "default")
             outcomes[row.project_id][(category, Outcome.ACCEPTED, "")] += 1
             continue

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from ingest.normalize import format_logentry
+
 FILTERED = "[Filtered]"
 
 # Sentry's DEFAULT_SCRUBBED_FIELDS, matched as substrings of lower-cased keys.
@@ -78,6 +80,14 @@ class Scrubber:
             return _scrub_cards(value)
         return value
 
+    def url(self, url: str) -> str:
+        """A URL with sensitive query parameters and card numbers filtered."""
+        base, sep, query = url.partition("?")
+        if not sep:
+            return _scrub_cards(url)
+        query, hash_sep, fragment = query.partition("#")
+        return f"{_scrub_cards(base)}?{self.query_string(query)}{hash_sep}{fragment}"
+
     def query_string(self, value: Any) -> Any:
         if isinstance(value, str):
             # Relay stores query strings without their leading "?".
@@ -107,7 +117,7 @@ def scrub_event(event: dict[str, Any], scrubber: Scrubber) -> None:
         if "query_string" in request:
             request["query_string"] = scrubber.query_string(request["query_string"])
         if isinstance(request.get("url"), str):
-            request["url"] = _scrub_cards(request["url"])
+            request["url"] = scrubber.url(request["url"])
         if scrubber.scrub_ip_addresses and isinstance(request.get("env"), dict):
             request["env"].pop("REMOTE_ADDR", None)
     for key in ("extra", "contexts"):
@@ -115,10 +125,20 @@ def scrub_event(event: dict[str, Any], scrubber: Scrubber) -> None:
             event[key] = scrubber.value(event[key])
     user = event.get("user")
     if isinstance(user, dict):
-        if "data" in user:
-            user["data"] = scrubber.value(user["data"])
+        # Sentry's user fields (id, email, username, ip_address) stay; anything else an SDK put
+        # there (user.password, tokens, data) is scrubbed like any other databag.
+        event["user"] = user = scrubber.value(user)
         if scrubber.scrub_ip_addresses:
             user.pop("ip_address", None)
+    tags = event.get("tags")
+    if isinstance(tags, list):
+        event["tags"] = [
+            [key, FILTERED if scrubber.is_sensitive(key) else _scrub_cards(value)]
+            for key, value in tags
+        ]
+    for exception in (event.get("exception") or {}).get("values", []):
+        if isinstance(exception.get("value"), str):
+            exception["value"] = _scrub_cards(exception["value"])
     for crumb in (event.get("breadcrumbs") or {}).get("values", []):
         if "data" in crumb:
             crumb["data"] = scrubber.value(crumb["data"])
@@ -129,8 +149,16 @@ def scrub_event(event: dict[str, Any], scrubber: Scrubber) -> None:
             if "vars" in frame:
                 frame["vars"] = scrubber.value(frame["vars"])
     logentry = event.get("logentry")
-    if isinstance(logentry, dict) and isinstance(logentry.get("formatted"), str):
-        logentry["formatted"] = _scrub_cards(logentry["formatted"])
+    if isinstance(logentry, dict):
+        if isinstance(logentry.get("formatted"), str):
+            logentry["formatted"] = _scrub_cards(logentry["formatted"])
+        if "params" in logentry:
+            logentry["params"] = scrubber.value(logentry["params"])
+            if isinstance(logentry.get("message"), str):
+                # The formatted text was made from the unscrubbed params: make it again.
+                logentry["formatted"] = _scrub_cards(
+                    format_logentry(logentry["message"], logentry["params"])
+                )
 
 
 def _stacktraces(event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -28,6 +28,8 @@ from projects.models import ProjectKey
 logger = logging.getLogger(__name__)
 
 REJECTED = "event submission rejected with_reason: ProjectId"
+# Item types the digest stores; the others are counted and dropped at the door.
+STORED_TYPES = frozenset({"event"})
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 BACKLOG_CHECK_SECONDS = 1.0
 
@@ -167,8 +169,15 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
             retry_after=max(hit.retry_after for hit in exceeded),
             rate_limits=header,
         )
-    _enqueue(key=key, items=kept, event_id=event_id, meta=meta, envelope=envelope)
-    return Accepted(event_id=event_id, rate_limits=header, queued=len(kept))
+    # Only events are stored so far (issue #5 stores the other types); the rest are counted
+    # as accepted here rather than queued, so that a large attachment costs no database write.
+    stored = [item for item in kept if item.type in STORED_TYPES]
+    dropped = Counter(
+        (item.category, Outcome.ACCEPTED, "") for item in kept if item.type not in STORED_TYPES
+    )
+    record_outcomes(project_id=project.pk, outcomes=dropped)
+    _enqueue(key=key, items=stored, event_id=event_id, meta=meta, envelope=envelope)
+    return Accepted(event_id=event_id, rate_limits=header, queued=len(stored))
 
 
 def _enqueue(

@@ -183,7 +183,8 @@ def test_corpus_replay(faultline_server, key, case, request_data):
     ).get("event_id")
     if event_id:
         assert answer == {"id": uuid.UUID(event_id).hex}
-    assert QueuedItem.objects.count() == len(item_types)
+    # Events are queued; the other item types are counted at the door (not stored yet).
+    assert QueuedItem.objects.count() == item_types.count("event")
     drain()
     assert not QueuedItem.objects.exists()
     if "event" in item_types:

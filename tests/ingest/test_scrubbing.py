@@ -336,3 +336,36 @@ def test_python_fixture(python_event):
 def test_python_fixture_without_scrubbing_settings_keeps_secrets(python_event):
     event = scrubbed(python_event, defaults=False)
     assert event == python_event
+
+
+def _scrubbed(event: dict) -> dict:
+    from datetime import UTC, datetime
+
+    from ingest.normalize import normalize_event
+    from ingest.scrubbing import scrub_event, scrubber_for
+
+    data = normalize_event(event, event_id="0" * 32, received=datetime.now(UTC))
+    scrub_event(
+        data, scrubber_for(defaults=True, sensitive_fields=[], safe_fields=[], scrub_ips=False)
+    )
+    return data
+
+
+def test_review_gaps_are_scrubbed():
+    data = _scrubbed(
+        {
+            "tags": {"api_token": "s3cr3t-tag", "browser": "Firefox"},
+            "exception": {"values": [{"type": "E", "value": "card 4111 1111 1111 1111 refused"}]},
+            "request": {"url": "https://shop.example.com/pay?password=hunter2&page=2"},
+            "user": {"id": "7", "password": "pw"},
+            "logentry": {"message": "login with %s", "params": [{"token": "abc"}]},
+        }
+    )
+    assert dict(data["tags"])["api_token"] == "[Filtered]"
+    assert dict(data["tags"])["browser"] == "Firefox"
+    assert "4111" not in data["exception"]["values"][0]["value"]
+    assert "hunter2" not in data["request"]["url"]
+    assert data["request"]["url"].endswith("page=2")
+    assert data["user"] == {"id": "7", "password": "[Filtered]"}
+    assert data["logentry"]["params"] == [{"token": "[Filtered]"}]
+    assert "abc" not in data["logentry"]["formatted"]
