@@ -54,6 +54,17 @@ def _timestamp(raw: str | None, name: str) -> datetime | None:
         raise ParseError(f"{name} must be a numeric timestamp") from None
 
 
+# Bounds on what one request may ask for: about three months of hours, ten years of days.
+MAX_BUCKETS = 3660
+
+
+def _check_range(start: datetime, end: datetime, step: timedelta) -> None:
+    if start >= end:
+        raise ParseError("The start of the range must be before its end")
+    if (end - start) / step > MAX_BUCKETS:
+        raise ParseError(f"Too many intervals: at most {MAX_BUCKETS} per request")
+
+
 def _buckets(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     first = start.replace(minute=0, second=0, microsecond=0)
     if step >= timedelta(days=1):
@@ -88,8 +99,7 @@ class LegacyStatsMixin:
             raise ParseError("Invalid resolution")
         end = _timestamp(params.get("until"), "until") or timezone.now()
         start = _timestamp(params.get("since"), "since") or end - timedelta(days=1)
-        if start >= end:
-            raise ParseError("since must be before until")
+        _check_range(start, end, RESOLUTIONS[resolution])
         rows = (
             OutcomeCounter.objects.filter(
                 project__in=projects,
@@ -128,7 +138,10 @@ def _period(raw: str) -> timedelta:
     match = _PERIOD.match(raw)
     if not match:
         raise ParseError(f"Invalid statsPeriod: {raw}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise ParseError("Invalid statsPeriod: too long") from None
 
 
 @extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
@@ -149,7 +162,13 @@ class OrganizationStatsV2View(OrganizationEndpoint):
         if interval not in RESOLUTIONS:
             raise ParseError("Invalid interval: use 1h or 1d")
         end = self._date(params.get("end")) or timezone.now()
-        start = self._date(params.get("start")) or end - _period(params.get("statsPeriod", "14d"))
+        try:
+            start = self._date(params.get("start")) or end - _period(
+                params.get("statsPeriod", "14d")
+            )
+        except OverflowError:
+            raise ParseError("Invalid statsPeriod: too long") from None
+        _check_range(start, end, RESOLUTIONS[interval])
         rows = OutcomeCounter.objects.filter(
             project__organization=self.organization, hour__gte=start, hour__lt=end
         )

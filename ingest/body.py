@@ -50,12 +50,29 @@ class _ZlibDecoder:
             data = self._start(data)
             if self._inflater is None:
                 return b""
+        if self._inflater.eof:
+            return self._next_member(data, limit)
         return self._inflater.decompress(self._inflater.unconsumed_tail + data, limit)
 
     def drain(self, limit: int) -> bytes:
-        if self._inflater is None or not self._inflater.unconsumed_tail:
+        if self._inflater is None:
+            return b""
+        if self._inflater.eof:
+            return self._next_member(b"", limit)
+        if not self._inflater.unconsumed_tail:
             return b""
         return self._inflater.decompress(self._inflater.unconsumed_tail, limit)
+
+    def _next_member(self, data: bytes, limit: int) -> bytes:
+        """gzip allows several members in a row (RFC 1952 §2.2): go on with the next one.
+        Bytes after a zlib stream are not another stream: refuse them."""
+        rest = self._inflater.unused_data + data
+        if not rest:
+            return b""
+        if self._wbits != 16 + zlib.MAX_WBITS:
+            raise zlib.error("data after the end of the compressed stream")
+        self._inflater = zlib.decompressobj(self._wbits)
+        return self._inflater.decompress(rest, limit)
 
     def finish(self) -> None:
         if self._inflater is None:

@@ -113,3 +113,16 @@ def test_stats_need_credentials_and_scope(client, api_client_for, organization, 
     url = f"/api/0/organizations/{organization.slug}/stats_v2/"
     assert client.get(url).status_code == 401
     assert api_client_for(organization, ["project:read"]).get(url).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"statsPeriod": "999999999999d"},
+        {"start": "1900-01-01", "end": "2000-01-01"},
+        {"start": "2026-01-02", "end": "2026-01-01"},
+    ],
+)
+def test_stats_v2_ranges_are_bounded(api_client, organization, project, params):
+    response = api_client.get(f"/api/0/organizations/{organization.slug}/stats_v2/", params)
+    assert response.status_code == 400, response.content

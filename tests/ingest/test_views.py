@@ -594,3 +594,28 @@ def test_chunked_body_is_read_from_the_wsgi_stream(rf, key):
     response = envelope(request, project_id=str(key.project_id))
     assert response.status_code == 200, response.content
     assert QueuedItem.objects.count() == 1
+
+
+def test_gzip_with_several_members(post_envelope, key):
+    event_id = uuid.uuid4().hex
+    raw = event_envelope(event_id=event_id)
+    half = len(raw) // 2
+    body = gzip.compress(raw[:half]) + gzip.compress(raw[half:])
+    response = post_envelope(body, HTTP_CONTENT_ENCODING="gzip")
+    assert assert_status(response, 200) == {"id": event_id}
+
+
+def test_data_after_a_zlib_stream_is_400(post_envelope):
+    body = zlib.compress(event_envelope()) + b"trailing"
+    response = post_envelope(body, HTTP_CONTENT_ENCODING="deflate")
+    assert response.status_code == 400, response.content
+
+
+def test_forwarded_for_takes_the_address_the_proxy_saw(post_envelope, key, settings):
+    settings.TRUST_X_FORWARDED_FOR = True
+    post_envelope(
+        event_envelope({"user": {"ip_address": "{{auto}}"}}),
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9",
+    )
+    drain()
+    assert key.project.events.get().data["user"]["ip_address"] == "203.0.113.9"
