@@ -370,3 +370,23 @@ def test_lists_follow_token_scopes(owner, organization):
 def test_non_ascii_digits_are_404(api_client, value):
     response = api_client.get(f"/api/0/organizations/{value}/")
     assert response.status_code == 404, response.content
+
+
+def test_throttled_per_key_with_retry_after(api_client_for, organization, monkeypatch):
+    from django.core.cache import cache
+
+    from organizations.throttling import CredentialRateThrottle
+
+    monkeypatch.setattr(CredentialRateThrottle, "THROTTLE_RATES", {"default": "2/min"})
+    cache.clear()
+    first, second = api_client_for(organization), api_client_for(organization)
+    url = f"/api/0/organizations/{organization.slug}/"
+    try:
+        assert [first.get(url).status_code for _ in range(2)] == [200, 200]
+        throttled = first.get(url)
+        assert throttled.status_code == 429, throttled.content
+        assert int(throttled["Retry-After"]) > 0
+        assert "detail" in throttled.json()
+        assert second.get(url).status_code == 200  # another key has its own allowance
+    finally:
+        cache.clear()
