@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from groups.fields import BulkJSONField, CompressedJSONField
+from groups.managers import EventQuerySet, GroupQuerySet
 from projects.models import Project
 
 # Sentry's base-32 alphabet for short ids (src/sentry/utils/numbers.py): no I, L, O, U.
@@ -19,6 +20,17 @@ def base32_encode(number: int) -> str:
         digits.append(SHORT_ID_ALPHABET[remainder])
         if number == 0:
             return "".join(reversed(digits))
+
+
+def base32_decode(text: str) -> int | None:
+    """The number of a short id's suffix, case-insensitive; None if not base 32."""
+    number = 0
+    for char in text.upper():
+        digit = SHORT_ID_ALPHABET.find(char)
+        if digit < 0:
+            return None
+        number = number * 32 + digit
+    return number if text else None
 
 
 class Level(models.TextChoices):
@@ -39,6 +51,8 @@ class GroupSubstatus(models.TextChoices):
     NEW = "new"
     ONGOING = "ongoing"
     REGRESSED = "regressed"
+    # An ignored issue whose ignore condition (time or event count) was met by a new event.
+    ESCALATING = "escalating"
     # An ignored issue: until when/how often (filled by the API's ignore actions).
     ARCHIVED_UNTIL_ESCALATING = "archived_until_escalating"
     ARCHIVED_UNTIL_CONDITION_MET = "archived_until_condition_met"
@@ -80,7 +94,18 @@ class Group(models.Model):
     first_release = models.CharField(max_length=200, blank=True)
     last_release = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # No release is known at resolve time (no Release model here), so "resolved in the next
+    # release" is a plain resolve that remembers how it was asked for, for statusDetails.
+    resolved_in_next_release = models.BooleanField(default=False)
+    # The ignore conditions (Sentry's GroupSnooze), meaningful while status is `ignored`:
+    # the digest reopens the issue when a new event arrives after `ignore_until`, or when
+    # `times_seen` reaches `ignore_times_seen + ignore_count`.
+    ignore_until = models.DateTimeField(null=True, blank=True)
+    ignore_count = models.PositiveBigIntegerField(null=True, blank=True)
+    ignore_times_seen = models.PositiveBigIntegerField(null=True, blank=True)
     date_created = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = GroupQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_seen", "-id"]
@@ -92,6 +117,16 @@ class Group(models.Model):
         indexes = [
             models.Index(fields=["project", "-last_seen", "-id"], name="groups_project_last_seen"),
             models.Index(fields=["project", "status"], name="groups_project_status"),
+            # Behind the issue list's other sort orders (new, freq, user).
+            models.Index(
+                fields=["project", "-first_seen", "-id"], name="groups_project_first_seen"
+            ),
+            models.Index(
+                fields=["project", "-times_seen", "-id"], name="groups_project_times_seen"
+            ),
+            models.Index(
+                fields=["project", "-user_count", "-id"], name="groups_project_user_count"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -143,6 +178,8 @@ class Event(models.Model):
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
     tags = BulkJSONField(default=list)
     data = CompressedJSONField()
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         constraints = [

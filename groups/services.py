@@ -1,4 +1,5 @@
-"""The digest: normalized events in, stored events and updated issues out, a batch at a time."""
+"""The digest (normalized events in, stored events and updated issues out, a batch at a time),
+and what the API does to issues: status changes, merges, deletion, statistics."""
 
 from __future__ import annotations
 
@@ -6,11 +7,26 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, OuterRef, Subquery
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber, TruncDay, TruncHour
 
 from groups.bulk import insert_rows
 from groups.eventtypes import culprit_of, metadata_of, title_of
@@ -19,10 +35,14 @@ from groups.models import (
     Event,
     Group,
     GroupHash,
+    GroupStatus,
+    GroupSubstatus,
     GroupTagValue,
     GroupUser,
     ShortIdCounter,
+    base32_decode,
 )
+from organizations.models import Organization
 
 JSON = dict[str, Any]
 TAG_UPSERT_ROWS = 500
@@ -257,16 +277,26 @@ UPDATE {table} SET
     level = %s, title = %s, culprit = %s, metadata = %s,
     last_release = CASE WHEN %s = '' THEN last_release ELSE %s END,
     first_release = CASE WHEN first_release = '' THEN %s ELSE first_release END,
-    substatus = CASE WHEN status = 'resolved' THEN 'regressed' ELSE substatus END,
+    substatus = CASE WHEN status = 'resolved' THEN 'regressed'
+        WHEN {ignore_over} THEN 'escalating' ELSE substatus END,
     resolved_at = CASE WHEN status = 'resolved' THEN NULL ELSE resolved_at END,
-    status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END
+    status = CASE WHEN status = 'resolved' OR {ignore_over} THEN 'unresolved' ELSE status END
 WHERE id = %s
 """
+# An ignored issue's ignore condition is met: the event arrived after `ignore_until`, or the
+# issue's count reaches the count it had when ignored plus `ignoreCount` (Sentry's
+# GroupSnooze.is_valid). NULL conditions compare to NULL, which CASE takes as false.
+# Parameters: the batch's latest receive time, the number of new events.
+_IGNORE_OVER = (
+    "(status = 'ignored' AND (ignore_until <= %s "
+    "OR times_seen + %s >= ignore_times_seen + ignore_count))"
+)
 
 
 def _update_groups(members: dict[object, list[_Prepared]]) -> None:
     """One UPDATE per existing issue (sent together): counters, times, latest release, and
-    regression: a new event on a resolved issue reopens it with substatus `regressed`.
+    regression: a new event on a resolved issue reopens it with substatus `regressed`; one on
+    an ignored issue whose ignore condition is met reopens it with substatus `escalating`.
 
     Right-hand sides see the row as it was, so `status` is tested before it is changed.
     Issues are updated in id order, so that concurrent workers cannot deadlock on them.
@@ -281,6 +311,8 @@ def _update_groups(members: dict[object, list[_Prepared]]) -> None:
         last_seen = adapt(latest.timestamp)
         data = latest.source.data
         release = data.get("release", "")
+        received = adapt(max(item.source.received for item in items))
+        ignore_over = [received, len(items)]
         rows.append(
             [
                 len(items),
@@ -295,13 +327,16 @@ def _update_groups(members: dict[object, list[_Prepared]]) -> None:
                 release,
                 release,
                 release,
+                *ignore_over,
+                *ignore_over,
                 key,
             ]
         )
     if rows:
         table = connection.ops.quote_name(Group._meta.db_table)
+        sql = _GROUP_UPDATE.format(table=table, ignore_over=_IGNORE_OVER)
         with connection.cursor() as cursor:
-            cursor.executemany(_GROUP_UPDATE.format(table=table), rows)
+            cursor.executemany(sql, rows)
 
 
 _TAG_UPSERT = (
@@ -430,3 +465,238 @@ def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
     _count_users(with_groups)
     result.new_groups = list(created.values())
     return result
+
+
+# --- What the API does to issues ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A new status and, for `ignored`, the conditions that end it."""
+
+    status: GroupStatus
+    in_next_release: bool = False
+    ignore_until: datetime | None = None
+    ignore_count: int | None = None
+
+    @property
+    def has_ignore_condition(self) -> bool:
+        return self.ignore_until is not None or self.ignore_count is not None
+
+
+def change_issue_status(*, groups: QuerySet[Group], change: StatusChange, now: datetime) -> int:
+    """Resolve, unresolve or ignore issues in one UPDATE; returns how many were matched.
+
+    The ignore fields are always rewritten, so that they only ever describe the current
+    ignore. Unresolving keeps the substatus of issues that were not resolved or ignored.
+    """
+    values: dict[str, Any] = {
+        "status": change.status,
+        "resolved_at": now if change.status == GroupStatus.RESOLVED else None,
+        "resolved_in_next_release": change.in_next_release,
+        "ignore_until": None,
+        "ignore_count": None,
+        "ignore_times_seen": None,
+    }
+    if change.status == GroupStatus.UNRESOLVED:
+        values["substatus"] = Case(
+            When(status=GroupStatus.UNRESOLVED, then=F("substatus")),
+            default=Value(GroupSubstatus.ONGOING),
+        )
+    elif change.status == GroupStatus.IGNORED:
+        values["substatus"] = (
+            GroupSubstatus.ARCHIVED_UNTIL_CONDITION_MET
+            if change.has_ignore_condition
+            else GroupSubstatus.ARCHIVED_FOREVER
+        )
+        values["ignore_until"] = change.ignore_until
+        if change.ignore_count is not None:
+            values["ignore_count"] = change.ignore_count
+            values["ignore_times_seen"] = F("times_seen")
+    return groups.update(**values)
+
+
+def merge_issues(*, groups: list[Group]) -> tuple[Group, list[Group]]:
+    """Fold issues into the one with the most events (Sentry's choice of parent); returns the
+    parent and the merged (now deleted) children.
+
+    Hashes, events, tag counts and users move to the parent, so future events of any of the
+    merged hashes land there too. Rows are locked in id order, as the digest updates them.
+    """
+    with transaction.atomic():
+        locked = list(
+            Group.objects.select_for_update()
+            .filter(pk__in=[group.pk for group in groups])
+            .order_by("pk")
+        )
+        parent = max(locked, key=lambda group: (group.times_seen, group.pk))
+        children = [group for group in locked if group.pk != parent.pk]
+        child_ids = [group.pk for group in children]
+        GroupHash.objects.filter(group_id__in=child_ids).update(group=parent)
+        Event.objects.filter(group_id__in=child_ids).update(group=parent)
+        _merge_tag_values(parent.pk, child_ids)
+        _merge_users(parent.pk, child_ids)
+        first = min(locked, key=lambda group: group.first_seen)
+        last = max(locked, key=lambda group: group.last_seen)
+        parent.times_seen = sum(group.times_seen for group in locked)
+        parent.first_seen = first.first_seen
+        parent.last_seen = last.last_seen
+        parent.first_release = first.first_release or parent.first_release
+        parent.last_release = last.last_release or parent.last_release
+        parent.user_count = GroupUser.objects.filter(group=parent).count()
+        parent.save(
+            update_fields=[
+                "times_seen",
+                "first_seen",
+                "last_seen",
+                "first_release",
+                "last_release",
+                "user_count",
+            ]
+        )
+        Group.objects.filter(pk__in=child_ids).delete()
+    return parent, children
+
+
+def _merge_tag_values(parent_id: int, child_ids: list[int]) -> None:
+    """Add the children's tag counts to the parent's with the digest's own upsert."""
+    rows = sorted(
+        GroupTagValue.objects.filter(group_id__in=child_ids)
+        .values_list("key", "value")
+        .annotate(Sum("times_seen"), Min("first_seen"), Max("last_seen"))
+        .order_by()
+    )
+    table = connection.ops.quote_name(GroupTagValue._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), TAG_UPSERT_ROWS):
+            chunk = rows[start : start + TAG_UPSERT_ROWS]
+            params: list[Any] = []
+            for key, value, seen, first, last in chunk:
+                params += [parent_id, key, value, seen, adapt(first), adapt(last)]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(_TAG_UPSERT.format(table=table, values=values), params)
+
+
+def _merge_users(parent_id: int, child_ids: list[int]) -> None:
+    keys = (
+        GroupUser.objects.filter(group_id__in=child_ids)
+        .values_list("user_key", flat=True)
+        .distinct()
+    )
+    GroupUser.objects.bulk_create(
+        [GroupUser(group_id=parent_id, user_key=key) for key in sorted(keys)],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+
+
+def delete_issues(*, group_ids: list[int]) -> int:
+    """Delete issues with their events, hashes, tag counts and users; returns how many.
+
+    Synchronous: the related rows go in one DELETE per table (no signals to send).
+    """
+    with transaction.atomic():
+        _, counts = Group.objects.filter(pk__in=group_ids).delete()
+    return counts.get(Group._meta.label, 0)
+
+
+STATS_PERIODS = {
+    # period: (bucket width, number of buckets, truncation)
+    "24h": (timedelta(hours=1), 24, TruncHour),
+    "14d": (timedelta(days=1), 14, TruncDay),
+    "30d": (timedelta(days=1), 30, TruncDay),
+}
+
+
+def issue_stats(*, group_ids: list[int], period: str, now: datetime) -> dict[int, list[list[int]]]:
+    """Events per hour (24h) or per day (14d) of each issue, oldest bucket first, the last
+    one holding `now`: `{group_id: [[unix_ts, count], ...]}`, in one grouped query."""
+    width, count, truncate = STATS_PERIODS[period]
+    last = truncate_moment(now, width)
+    starts = [last - width * (count - 1 - index) for index in range(count)]
+    counted = (
+        Event.objects.filter(group_id__in=group_ids, timestamp__gte=starts[0])
+        .annotate(bucket=truncate("timestamp", tzinfo=UTC))
+        .values_list("group_id", "bucket")
+        .annotate(events=Count("id"))
+        .order_by()
+    )
+    per_bucket = {(group_id, bucket): events for group_id, bucket, events in counted}
+    return {
+        group_id: [
+            [int(start.timestamp()), per_bucket.get((group_id, start), 0)] for start in starts
+        ]
+        for group_id in group_ids
+    }
+
+
+def truncate_moment(moment: datetime, width: timedelta) -> datetime:
+    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if width >= timedelta(days=1) else moment
+
+
+def find_issue_by_short_id(*, organization: Organization, short_id: str) -> Group | None:
+    """The issue named `PROJECT-SLUG-1A` (any case) in the organization."""
+    slug, _, suffix = short_id.rpartition("-")
+    number = base32_decode(suffix)
+    if not slug or number is None:
+        return None
+    return (
+        Group.objects.for_organization(organization)
+        .select_related("project__organization")
+        .filter(project__slug=slug.lower(), short_id=number)
+        .first()
+    )
+
+
+def adjacent_event_ids(*, event: Event) -> tuple[str | None, str | None]:
+    """The ids of the issue's events just before and just after `event` (by time, then id)."""
+    siblings = Event.objects.for_group(event.group_id).values_list("event_id", flat=True)
+    same_time = Q(timestamp=event.timestamp)
+    previous = (
+        siblings.filter(Q(timestamp__lt=event.timestamp) | (same_time & Q(pk__lt=event.pk)))
+        .order_by("-timestamp", "-id")
+        .first()
+    )
+    following = (
+        siblings.filter(Q(timestamp__gt=event.timestamp) | (same_time & Q(pk__gt=event.pk)))
+        .order_by("timestamp", "id")
+        .first()
+    )
+    return (
+        previous.hex if previous is not None else None,
+        following.hex if following is not None else None,
+    )
+
+
+@dataclass
+class TagSummary:
+    key: str
+    unique_values: int
+    total_values: int
+    top_values: list[GroupTagValue] = field(default_factory=list)
+
+
+def issue_tag_summaries(*, group: Group, key: str | None = None, top: int = 9) -> list[TagSummary]:
+    """Each tag key of the issue with its number of values, of events, and its `top` values
+    by count: two queries, whatever the number of keys."""
+    rows = GroupTagValue.objects.filter(group=group)
+    if key is not None:
+        rows = rows.filter(key=key)
+    summaries = {
+        tag_key: TagSummary(tag_key, unique, total)
+        for tag_key, unique, total in rows.values_list("key")
+        .annotate(Count("id"), Sum("times_seen"))
+        .order_by("key")
+    }
+    ranked = rows.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=F("key"),
+            order_by=[F("times_seen").desc(), F("last_seen").desc(), F("id").desc()],
+        )
+    ).filter(rank__lte=top)
+    for value in ranked.order_by("key", "-times_seen", "-last_seen", "-id"):
+        summaries[value.key].top_values.append(value)
+    return list(summaries.values())

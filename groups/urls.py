@@ -2,4 +2,66 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import URLPattern, path
+
+from groups.api import events, issues, tags
+
+ORG = "organizations/<str:organization_id_or_slug>"
+PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
+
+
+def _issue_routes(prefix: str) -> list[URLPattern]:
+    """An issue's resources, mounted (as Sentry does) under /issues/, /groups/ and both of
+    those inside /organizations/{org}/."""
+    return [
+        path(f"{prefix}/", issues.IssueDetailView.as_view(), name="api-0-issue-detail"),
+        path(
+            f"{prefix}/events/", events.IssueEventListView.as_view(), name="api-0-issue-event-list"
+        ),
+        path(
+            f"{prefix}/events/<str:event_id>/",
+            events.IssueEventDetailView.as_view(),
+            name="api-0-issue-event-detail",
+        ),
+        path(f"{prefix}/tags/", tags.IssueTagListView.as_view(), name="api-0-issue-tag-list"),
+        path(
+            f"{prefix}/tags/<str:key>/",
+            tags.IssueTagDetailView.as_view(),
+            name="api-0-issue-tag-detail",
+        ),
+        path(
+            f"{prefix}/tags/<str:key>/values/",
+            tags.IssueTagValueListView.as_view(),
+            name="api-0-issue-tag-value-list",
+        ),
+    ]
+
+
+urlpatterns = [
+    path(
+        f"{PROJECT}/issues/", issues.ProjectIssueListView.as_view(), name="api-0-project-issue-list"
+    ),
+    path(
+        f"{ORG}/issues/",
+        issues.OrganizationIssueListView.as_view(),
+        name="api-0-organization-issue-list",
+    ),
+    path(
+        f"{ORG}/shortids/<str:short_id>/",
+        issues.ShortIdView.as_view(),
+        name="api-0-organization-shortid-detail",
+    ),
+    path(
+        f"{PROJECT}/events/", events.ProjectEventListView.as_view(), name="api-0-project-event-list"
+    ),
+    path(
+        f"{PROJECT}/events/<str:event_id>/",
+        events.ProjectEventDetailView.as_view(),
+        name="api-0-project-event-detail",
+    ),
+    # The unprefixed /issues/ routes last, so that reverse() gives those.
+    *_issue_routes(f"{ORG}/groups/<str:issue_id>"),
+    *_issue_routes(f"{ORG}/issues/<str:issue_id>"),
+    *_issue_routes("groups/<str:issue_id>"),
+    *_issue_routes("issues/<str:issue_id>"),
+]

@@ -67,10 +67,14 @@ def per_page_of(request: Request) -> int:
 class SentryCursorPagination(BasePagination):
     """Descending keyset pagination on `key` (an integer expression), then `-id`."""
 
-    def __init__(self, key: str = "id", key_of: Any = None) -> None:
+    def __init__(self, key: str = "id", *, to_cursor: Any = None, from_cursor: Any = None) -> None:
         self.key = key
-        # How to read the key off a row (for annotated keys such as epoch milliseconds).
-        self.key_of = key_of or (lambda row: getattr(row, key))
+        # Cursors hold integers; a key of another type (a datetime) converts both ways.
+        self.to_cursor = to_cursor or (lambda value: value)
+        self.from_cursor = from_cursor or (lambda number: number)
+
+    def key_of(self, row: Model) -> int:
+        return self.to_cursor(getattr(row, self.key))
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:
         self.request = request
@@ -81,7 +85,7 @@ class SentryCursorPagination(BasePagination):
         if self.cursor is None or not self.cursor.is_prev:
             ordered = queryset.order_by(F(key).desc(), "-id")
             if self.cursor is not None:
-                ordered = ordered.filter(**{f"{key}__lte": self.cursor.value})
+                ordered = ordered.filter(**{f"{key}__lte": self.from_cursor(self.cursor.value)})
             start = self.cursor.offset if self.cursor else 0
             rows = list(ordered[start : start + self.per_page + 1])
             self.has_next = len(rows) > self.per_page
@@ -89,7 +93,7 @@ class SentryCursorPagination(BasePagination):
             self.has_prev = self.cursor is not None and self._exists_before(queryset, rows)
         else:
             ordered = queryset.order_by(F(key).asc(), "id").filter(
-                **{f"{key}__gte": self.cursor.value}
+                **{f"{key}__gte": self.from_cursor(self.cursor.value)}
             )
             start = self.cursor.offset
             rows = list(ordered[start : start + self.per_page + 1])
@@ -103,7 +107,7 @@ class SentryCursorPagination(BasePagination):
         if not rows:
             return True
         first = rows[0]
-        value = self.key_of(first)
+        value = getattr(first, self.key)
         newer = queryset.filter(**{f"{self.key}__gt": value})
         ties = queryset.filter(**{self.key: value, "id__gt": first.pk})
         return newer.exists() or ties.exists()
@@ -118,10 +122,9 @@ class SentryCursorPagination(BasePagination):
             base = self.cursor or Cursor(0, 0, False)
             return Cursor(base.value, base.offset, is_prev)
         edge = rows[0] if is_prev else rows[-1]
-        value = self.key_of(edge)
-        ties = self.queryset.filter(**{self.key: value})
+        ties = self.queryset.filter(**{self.key: getattr(edge, self.key)})
         ties = ties.filter(id__lte=edge.pk) if is_prev else ties.filter(id__gte=edge.pk)
-        return Cursor(value, ties.count(), is_prev)
+        return Cursor(self.key_of(edge), ties.count(), is_prev)
 
     def _link(self, cursor: Cursor, rel: str, results: bool) -> str:
         params = [(k, v) for k, v in self.request.query_params.lists() if k != "cursor"]

@@ -5,7 +5,7 @@ import uuid
 import factory
 from django.utils import timezone
 
-from groups.models import Event, Group
+from groups.models import Event, Group, GroupTagValue
 from tests.projects.factories import ProjectFactory
 
 
@@ -35,3 +35,15 @@ class EventFactory(factory.django.DjangoModelFactory):
     type = "error"
     title = factory.LazyAttribute(lambda event: event.group.title)
     data = factory.LazyAttribute(lambda event: {"event_id": event.event_id.hex})
+
+
+class GroupTagValueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GroupTagValue
+
+    group = factory.SubFactory(GroupFactory)
+    key = "environment"
+    value = "production"
+    times_seen = 1
+    first_seen = factory.LazyAttribute(lambda row: row.group.first_seen)
+    last_seen = factory.LazyAttribute(lambda row: row.group.last_seen)

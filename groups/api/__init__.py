@@ -1,0 +1,1 @@
+"""/api/0/ resources of the groups app: issues, their events and tags."""
