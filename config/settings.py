@@ -161,6 +161,17 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files from the sidecar package, served locally: no CDN for self-hosters.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Two "status" enums: an issue update's and the stored issue's (GroupStatus).
+    "ENUM_NAME_OVERRIDES": {
+        "IssueUpdateStatusEnum": [
+            "resolved",
+            "resolvedInNextRelease",
+            "unresolved",
+            "ignored",
+            "muted",
+        ],
+        "IssueStatusEnum": "groups.models.GroupStatus",
+    },
 }
 
 # Ingest limits (Relay's defaults; relay-config Limits::default).

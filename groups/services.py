@@ -242,7 +242,8 @@ def _create_groups(members: dict[object, list[_Prepared]]) -> dict[object, Group
     for key in new_keys:
         per_project[key[1]].append(key)
     groups: dict[object, Group] = {}
-    for project_id, keys in per_project.items():
+    # Projects in id order: concurrent workers take the counters' row locks in one order.
+    for project_id, keys in sorted(per_project.items()):
         first_number = _reserve_short_ids(project_id, len(keys))
         for offset, key in enumerate(keys):
             items = members[key]
@@ -433,7 +434,8 @@ def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
     GroupHash.objects.bulk_create(
         [
             GroupHash(project_id=project_id, hash=hash_, config=config, group_id=group_ids[key])
-            for project_id, hash_, config, key in new_hashes
+            # Sorted, so that concurrent workers insert (and lock) hashes in the same order.
+            for project_id, hash_, config, key in sorted(new_hashes, key=lambda row: row[:2])
         ]
     )
     stored = [
