@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -194,3 +195,45 @@ def api_client(api_client_for, organization):
     from organizations.roles import SCOPES
 
     return api_client_for(organization, SCOPES)
+
+
+@pytest.fixture
+def sentry_cli(faultline_server, tmp_path):
+    """`sentry_cli(project)`: a runner of the real sentry-cli (the PyPI wheel) with a personal
+    token of a new owner of the project's organization; `run(*args)` returns its stdout."""
+    from organizations.roles import SCOPES
+    from organizations.services import create_user_token
+
+    executable = shutil.which("sentry-cli") or str(Path(sys.executable).parent / "sentry-cli")
+
+    def for_project(project):
+        owner = OrganizationMemberFactory(organization=project.organization, role="owner").user
+        _, token = create_user_token(user=owner, label="cli", scopes=SCOPES)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "SENTRY_URL": faultline_server.url,
+            "SENTRY_AUTH_TOKEN": token,
+            "SENTRY_ORG": project.organization.slug,
+            "SENTRY_PROJECT": project.slug,
+            "SENTRY_DSN": faultline_server.dsn(project.keys.get(is_default=True)),
+            "SENTRY_LOG_LEVEL": "warn",
+            "SENTRY_DISABLE_UPDATE_CHECK": "1",
+        }
+
+        def run(*args: str) -> str:
+            result = subprocess.run(  # noqa: S603
+                [executable, *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 0, (args, result.stdout, result.stderr)
+            return result.stdout
+
+        run.owner = owner
+        return run
+
+    return for_project

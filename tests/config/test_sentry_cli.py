@@ -2,60 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from groups.models import Event
 from ingest.digest import drain
-from organizations import services as org_services
-from organizations.roles import SCOPES
 from projects import services as project_services
-from tests.organizations.factories import OrganizationMemberFactory, TeamFactory
-
-SENTRY_CLI = shutil.which("sentry-cli") or str(Path(sys.executable).parent / "sentry-cli")
+from tests.organizations.factories import TeamFactory
 
 
 @pytest.fixture
-def cli(faultline_server, organization, tmp_path):
-    """Runs sentry-cli with a user token of an owner of `organization`."""
-    owner = OrganizationMemberFactory(organization=organization, role="owner").user
-    _, token = org_services.create_user_token(user=owner, label="cli", scopes=SCOPES)
+def cli(sentry_cli, organization):
+    """sentry-cli as an owner of `organization`, on its project "web" of team "backend"."""
     team = TeamFactory(organization=organization, slug="backend")
     project = project_services.create_project(
         organization=organization, name="Web", slug="web", platform="python", teams=[team]
     )
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "SENTRY_URL": faultline_server.url,
-        "SENTRY_AUTH_TOKEN": token,
-        "SENTRY_ORG": organization.slug,
-        "SENTRY_PROJECT": project.slug,
-        "SENTRY_DSN": faultline_server.dsn(project.keys.get()),
-        "SENTRY_LOG_LEVEL": "warn",
-        "SENTRY_DISABLE_UPDATE_CHECK": "1",
-    }
-
-    def run(*args: str) -> str:
-        result = subprocess.run(  # noqa: S603
-            [SENTRY_CLI, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result.stdout
-
-    run.owner = owner
-    run.project = project
-    return run
+    return sentry_cli(project)
 
 
 def test_info(cli):

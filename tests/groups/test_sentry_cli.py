@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from groups.models import Event, Group
-from organizations import services as org_services
-from organizations.roles import SCOPES
 from tests.groups.conftest import error
-from tests.organizations.factories import OrganizationMemberFactory
-
-SENTRY_CLI = shutil.which("sentry-cli") or str(Path(sys.executable).parent / "sentry-cli")
 
 
 @pytest.fixture
-def cli(faultline_server, organization, project, tmp_path):
-    """Runs sentry-cli with a user token of an owner of `organization`, on `project`."""
-    owner = OrganizationMemberFactory(organization=organization, role="owner").user
-    _, token = org_services.create_user_token(user=owner, label="cli", scopes=SCOPES)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "SENTRY_URL": faultline_server.url,
-        "SENTRY_AUTH_TOKEN": token,
-        "SENTRY_ORG": organization.slug,
-        "SENTRY_PROJECT": project.slug,
-        "SENTRY_LOG_LEVEL": "warn",
-        "SENTRY_DISABLE_UPDATE_CHECK": "1",
-    }
-
-    def run(*args: str) -> str:
-        result = subprocess.run(  # noqa: S603
-            [SENTRY_CLI, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result.stdout
-
-    return run
+def cli(sentry_cli, project):
+    return sentry_cli(project)
 
 
 @pytest.fixture
