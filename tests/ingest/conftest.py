@@ -61,3 +61,21 @@ def post_envelope(client, key):
         )
 
     return post
+
+
+@pytest.fixture
+def post_store(client, key):
+    """POST a body to the project's store endpoint, with X-Sentry-Auth for its key unless
+    `auth` says otherwise (None: no credentials)."""
+    default = object()
+
+    def post(body, *, content_type="application/json", auth=default, **headers):
+        if auth is default:
+            auth = auth_header(key.public_key)
+        if auth is not None:
+            headers["HTTP_X_SENTRY_AUTH"] = auth
+        return client.post(
+            f"/api/{key.project_id}/store/", data=body, content_type=content_type, **headers
+        )
+
+    return post

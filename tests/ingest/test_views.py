@@ -159,28 +159,18 @@ def test_raw_deflate_is_tolerated(post_envelope):
     assert_status(response, 200)
 
 
-def test_store_base64_zlib_without_header(client, key):
+def test_store_base64_zlib_without_header(post_store, key):
     # raven-node's legacy body: base64(zlib(json)) and no Content-Encoding.
     body = base64.b64encode(zlib.compress(json.dumps(STORE_EVENT).encode()))
-    response = client.post(
-        f"/api/{key.project_id}/store/",
-        data=body,
-        content_type="text/plain",
-        HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
-    )
+    response = post_store(body, content_type="text/plain")
     assert_status(response, 200)
     drain()
     assert key.project.events.get().title == "hello from store"
 
 
-def test_store_accepts_python_nan(client, key):
+def test_store_accepts_python_nan(post_store, key):
     body = b'{"message": "nan", "extra": {"ratio": NaN, "top": Infinity}}'
-    response = client.post(
-        f"/api/{key.project_id}/store/",
-        data=body,
-        content_type="application/json",
-        HTTP_X_SENTRY_AUTH=auth_header(key.public_key, client="sentry-python/0.1"),
-    )
+    response = post_store(body, auth=auth_header(key.public_key, client="sentry-python/0.1"))
     assert_status(response, 200)
     drain()
     assert key.project.events.get().data["extra"] == {"ratio": None, "top": None}
@@ -349,44 +339,24 @@ class TestRejections:
         )
         self.check(response, 401, "multiple authorization payloads detected")
 
-    def test_auth_header_without_key(self, client, key):
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data="{}",
-            content_type="application/json",
-            HTTP_X_SENTRY_AUTH="Sentry sentry_version=7",
-        )
+    def test_auth_header_without_key(self, post_store):
+        response = post_store("{}", auth="Sentry sentry_version=7")
         self.check(response, 401, "bad x-sentry-auth header")
 
-    def test_key_of_wrong_length(self, client, key):
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data="{}",
-            content_type="application/json",
-            HTTP_X_SENTRY_AUTH=auth_header("abc"),
-        )
+    def test_key_of_wrong_length(self, post_store):
+        response = post_store("{}", auth=auth_header("abc"))
         self.check(response, 400, "bad sentry DSN public key")
 
-    def test_protocol_version_above_seven(self, client, key):
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data="{}",
-            content_type="application/json",
-            HTTP_X_SENTRY_AUTH=auth_header(key.public_key, version=8),
-        )
+    def test_protocol_version_above_seven(self, post_store, key):
+        response = post_store("{}", auth=auth_header(key.public_key, version=8))
         self.check(response, 400, "unsupported protocol version (8)")
 
     def test_non_numeric_project(self, post_envelope):
         response = post_envelope(event_envelope(), path="/api/web/envelope/")
         self.check(response, 400, "bad project path parameter")
 
-    def test_unknown_key(self, client, key):
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data="{}",
-            content_type="application/json",
-            HTTP_X_SENTRY_AUTH=auth_header("0" * 32),
-        )
+    def test_unknown_key(self, post_store):
+        response = post_store("{}", auth=auth_header("0" * 32))
         self.check(response, 403, "event submission rejected with_reason: ProjectId")
 
     def test_disabled_key(self, post_envelope, key):
@@ -431,23 +401,13 @@ class TestRejections:
     @pytest.mark.parametrize(
         "body", [b"{not json", b"[1, 2]", b"\x00\x01garbage", b'{"event_id": "not-a-uuid"}']
     )
-    def test_bad_store_bodies(self, client, key, body):
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data=body,
-            content_type="application/json",
-            HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
-        )
+    def test_bad_store_bodies(self, post_store, body):
+        response = post_store(body)
         assert response.status_code == 400, response.content
         assert body_of(response)["detail"].startswith(("invalid", "empty"))
 
-    def test_bad_base64(self, client, key):
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data=b"eJzLSM3JyVcozy/KSQEAGgQEXQ==!!!broken",
-            content_type="text/plain",
-            HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
-        )
+    def test_bad_base64(self, post_store):
+        response = post_store(b"eJzLSM3JyVcozy/KSQEAGgQEXQ==!!!broken", content_type="text/plain")
         assert response.status_code == 400, response.content
 
     @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
@@ -468,7 +428,7 @@ class TestRejections:
         self.check(response, 415, "unsupported content encoding 'lzma'")
 
     @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
-    def test_decompression_bombs(self, client, key, settings, encoding):
+    def test_decompression_bombs(self, post_store, settings, encoding):
         settings.INGEST_MAX_STORE_BYTES = 64 * 1024
         bomb_source = b'{"message": "' + b"A" * (50 * 1024 * 1024) + b'"}'
         compress = {
@@ -479,34 +439,18 @@ class TestRejections:
         }[encoding]
         body = compress(bomb_source)
         assert len(body) < 200 * 1024
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data=body,
-            content_type="application/json",
-            HTTP_CONTENT_ENCODING=encoding,
-            HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
-        )
+        response = post_store(body, HTTP_CONTENT_ENCODING=encoding)
         self.check(response, 413, "request content exceeded size limits")
 
-    def test_base64_zlib_bomb(self, client, key, settings):
+    def test_base64_zlib_bomb(self, post_store, settings):
         settings.INGEST_MAX_STORE_BYTES = 64 * 1024
         body = base64.b64encode(zlib.compress(b'{"m": "' + b"A" * 10_000_000 + b'"}'))
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data=body,
-            content_type="text/plain",
-            HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
-        )
+        response = post_store(body, content_type="text/plain")
         self.check(response, 413, "request content exceeded size limits")
 
-    def test_oversized_plain_store_body(self, client, key):
+    def test_oversized_plain_store_body(self, post_store):
         body = json.dumps({"message": "x" * (1024 * 1024)})
-        response = client.post(
-            f"/api/{key.project_id}/store/",
-            data=body,
-            content_type="application/json",
-            HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
-        )
+        response = post_store(body)
         self.check(response, 413, "request content exceeded size limits")
 
     def test_oversized_event_item(self, post_envelope):
