@@ -702,3 +702,27 @@ def issue_tag_summaries(*, group: Group, key: str | None = None, top: int = 9) -
     for value in ranked.order_by("key", "-times_seen", "-last_seen", "-id"):
         summaries[value.key].top_values.append(value)
     return list(summaries.values())
+
+
+# A new issue is "new" for its first week, then "ongoing" (Sentry's substatus rules).
+NEW_ISSUE_DAYS = 7
+
+
+def maintain_issues(*, now: datetime) -> dict[str, int]:
+    """Status changes that depend on time rather than on events; safe to run from several
+    workers at once. Returns how many issues each change touched."""
+    unignored = Group.objects.filter(
+        status=GroupStatus.IGNORED, ignore_until__isnull=False, ignore_until__lte=now
+    ).update(
+        status=GroupStatus.UNRESOLVED,
+        substatus=GroupSubstatus.ONGOING,
+        ignore_until=None,
+        ignore_count=None,
+        ignore_times_seen=None,
+    )
+    aged = Group.objects.filter(
+        status=GroupStatus.UNRESOLVED,
+        substatus=GroupSubstatus.NEW,
+        first_seen__lt=now - timedelta(days=NEW_ISSUE_DAYS),
+    ).update(substatus=GroupSubstatus.ONGOING)
+    return {"unignored": unignored, "ongoing": aged}

@@ -8,12 +8,14 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from groups import jsoncodec
-from groups.services import DigestResult, NormalizedEvent, digest_events
+from groups.services import DigestResult, NormalizedEvent, digest_events, maintain_issues
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import NEEDS_CLEANING, InvalidEvent, clean_json, normalize_event
+from ingest.ratelimits import prune_windows
 from ingest.scrubbing import Scrubber, scrub_event, scrubber_for
 from ingest.services import record_outcomes
 from projects.models import Project
@@ -141,3 +143,12 @@ def drain(*, batch_size: int = 500) -> int:
     while taken := digest_batch(batch_size=batch_size):
         total += taken
     return total
+
+
+def run_maintenance() -> None:
+    """Periodic work of the digest workers: issues whose ignore window passed are reopened,
+    week-old new issues become ongoing, and spent rate-limit windows are forgotten."""
+    changed = maintain_issues(now=timezone.now())
+    pruned = prune_windows()
+    if any(changed.values()) or pruned:
+        logger.info("maintenance", extra={**changed, "rate_limit_windows_pruned": pruned})

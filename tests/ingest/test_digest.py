@@ -208,3 +208,46 @@ def test_releases_are_created_from_events_with_new_issue_counts(key):
     queue_events(key, 1, {"message": "another issue", "release": "api@2.0.1"})
     drain()
     assert ReleaseProject.objects.get(release__version="api@2.0.1").new_groups == 1
+
+
+@pytest.mark.django_db
+def test_maintenance_reopens_expired_ignores_ages_new_issues_and_prunes_windows(key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from groups.models import GroupStatus, GroupSubstatus
+    from ingest.digest import run_maintenance
+    from ingest.models import RateLimitWindow
+    from tests.groups.factories import GroupFactory
+
+    now = timezone.now()
+    expired = GroupFactory(
+        project=key.project,
+        status=GroupStatus.IGNORED,
+        substatus=GroupSubstatus.ARCHIVED_UNTIL_CONDITION_MET,
+        ignore_until=now - timedelta(minutes=1),
+    )
+    still_ignored = GroupFactory(
+        project=key.project, status=GroupStatus.IGNORED, ignore_until=now + timedelta(hours=1)
+    )
+    old_new = GroupFactory(project=key.project, first_seen=now - timedelta(days=8))
+    fresh = GroupFactory(project=key.project)
+    RateLimitWindow.objects.create(scope="k1", window_start=0, count=5)
+    RateLimitWindow.objects.create(scope="k1", window_start=int(now.timestamp()), count=5)
+
+    run_maintenance()
+
+    for group in (expired, still_ignored, old_new, fresh):
+        group.refresh_from_db()
+    assert (expired.status, expired.substatus, expired.ignore_until) == (
+        "unresolved",
+        "ongoing",
+        None,
+    )
+    assert still_ignored.status == "ignored"
+    assert old_new.substatus == "ongoing"
+    assert fresh.substatus == "new"
+    assert list(RateLimitWindow.objects.values_list("window_start", flat=True)) == [
+        int(now.timestamp())
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from argparse import ArgumentParser
 from typing import Any
 
@@ -12,9 +13,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from ingest.digest import digest_batch
+from ingest.digest import digest_batch, run_maintenance
 
 logger = logging.getLogger(__name__)
+# How often a worker reopens expired ignores and prunes rate-limit windows.
+MAINTENANCE_INTERVAL_SECONDS = 60
 
 
 class Command(BaseCommand):
@@ -48,7 +51,15 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
     # After a failed batch, items are taken one at a time for a while, so that one bad item
     # is found (and marked) without holding back the others.
     single_items_left = 0
+    next_maintenance = time.monotonic()
     while not stop.is_set():
+        if time.monotonic() >= next_maintenance:
+            next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_SECONDS
+            try:
+                run_maintenance()
+            except Exception:
+                logger.exception("maintenance failed; digesting goes on")
+                connection.close()
         size = 1 if single_items_left else batch_size
         try:
             taken = digest_batch(batch_size=size)
