@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from ingest.models import Outcome, OutcomeCounter
 from organizations.api import OrganizationEndpoint
+from organizations.validators import is_number
 from projects.api.projects import PROJECT_SCOPES, ProjectEndpoint
 from projects.models import Project
 
@@ -176,7 +177,9 @@ class OrganizationStatsV2View(OrganizationEndpoint):
             if params.getlist(name):
                 rows = rows.filter(**{f"{name}__in": params.getlist(name)})
         if params.getlist("project"):
-            rows = rows.filter(project_id__in=[p for p in params.getlist("project") if p.isdigit()])
+            rows = rows.filter(
+                project_id__in=[p for p in params.getlist("project") if is_number(p)]
+            )
         columns = [GROUP_BY[name] for name in group_by]
         rows = rows.values("hour", *columns).annotate(total=Sum("quantity"))
         return Response(

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from organizations.validators import is_number
+
 JSON = dict[str, Any]
 
 # Relay's VALID_PLATFORMS (relay-event-schema/src/protocol/constants.rs).
@@ -171,7 +173,7 @@ def normalize_level(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return _NUMERIC_LEVELS.get(value)
     if isinstance(value, str):
-        if value.isdigit():
+        if is_number(value):
             return _NUMERIC_LEVELS.get(int(value))
         value = _LEVEL_ALIASES.get(value, value)
         return value if value in LEVELS else None

@@ -18,6 +18,7 @@ from ingest.body import read_body
 from ingest.envelope import Envelope, check_limits, parse_envelope
 from ingest.exceptions import BadRequest, IngestError, Unauthorized
 from ingest.store import envelope_from_store
+from organizations.validators import is_number
 
 # Relay's CORS layer (relay-server/src/middlewares/cors.rs), on every answer.
 CORS_HEADERS = {
@@ -91,7 +92,7 @@ def _request_meta(request: HttpRequest, client: str | None) -> dict[str, Any]:
 
 
 def _check_project_id(project_id: str | None) -> None:
-    if project_id is not None and not project_id.isdigit():
+    if project_id is not None and not is_number(project_id):
         raise BadRequest("bad project path parameter")
 
 

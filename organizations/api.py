@@ -32,13 +32,7 @@ from organizations.serializers import (
     TeamSerializer,
     serialize_user,
 )
-from organizations.validators import slug_from_name
-
-
-def is_number(value: str) -> bool:
-    """ASCII digits only: str.isdigit() also accepts "²", which int() and the ORM refuse."""
-    return value.isascii() and value.isdigit()
-
+from organizations.validators import is_number, slug_from_name
 
 _NOT_PARAMETERS = frozenset({"cursor", "per_page", "id", "format"})
 
@@ -283,7 +277,7 @@ class ApiTokenDetailView(generics.GenericAPIView):
             raise PermissionDenied
         token = get_object_or_404(
             UserToken,
-            pk=token_id if token_id.isdigit() else 0,
+            pk=token_id if is_number(token_id) else 0,
             user=request.user,
             date_revoked__isnull=True,
         )

@@ -26,3 +26,9 @@ def slug_from_name(name: str) -> str:
     if not slug:
         raise ValidationError(f"{name!r} has no letters or digits to make a slug from")
     return f"{slug}-1" if slug.isdigit() else slug
+
+
+def is_number(value: str) -> bool:
+    """An id in a URL or parameter: ASCII digits only. str.isdigit() also accepts "²", which
+    int() and the ORM refuse."""
+    return value.isascii() and value.isdigit()

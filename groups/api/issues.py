@@ -29,6 +29,7 @@ from groups.serializers.issues import (
 )
 from organizations.api import OrganizationEndpoint
 from organizations.permissions import ScopePermission, request_scopes
+from organizations.validators import is_number
 from projects.api.projects import ProjectEndpoint
 from projects.models import Project
 
@@ -318,7 +319,7 @@ class IssueEndpoint(OrganizationEndpoint):
 
     def find_issue(self, issue_id: str) -> Group:
         organization = getattr(self, "organization", None)
-        if issue_id.isdigit():
+        if is_number(issue_id):
             issues = Group.objects.select_related("project__organization")
             if organization is not None:
                 issues = issues.for_organization(organization)

@@ -13,10 +13,10 @@ from rest_framework.response import Response
 
 from config.api.exceptions import Conflict, ResourceDoesNotExist
 from config.api.pagination import SentryCursorPagination
-from organizations.api import OrganizationEndpoint, is_number, visible_organizations
+from organizations.api import OrganizationEndpoint, visible_organizations
 from organizations.models import Team
 from organizations.permissions import ScopePermission
-from organizations.validators import slug_from_name
+from organizations.validators import is_number, slug_from_name
 from projects import services
 from projects.models import Project, ProjectKey, ProjectRedirect
 from projects.serializers import (

@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api.pagination import SentryCursorPagination
-from organizations.api import OrganizationEndpoint, is_number
+from organizations.api import OrganizationEndpoint
+from organizations.validators import is_number
 from projects import services
 from projects.api.projects import ProjectEndpoint
 from projects.exceptions import UnknownProjectError

@@ -555,3 +555,7 @@ def test_extra_is_trimmed_in_normalize_event():
     for _ in range(MAX_DATABAG_DEPTH - 1):
         trimmed = trimmed["k"]
     assert trimmed == "..."
+
+
+def test_non_ascii_digit_level_is_invalid_not_an_error():
+    assert normalize_level("²") is None

@@ -351,8 +351,9 @@ class TestRejections:
         response = post_store("{}", auth=auth_header(key.public_key, version=8))
         self.check(response, 400, "unsupported protocol version (8)")
 
-    def test_non_numeric_project(self, post_envelope):
-        response = post_envelope(event_envelope(), path="/api/web/envelope/")
+    @pytest.mark.parametrize("path_id", ["web", "²"])
+    def test_non_numeric_project(self, post_envelope, path_id):
+        response = post_envelope(event_envelope(), path=f"/api/{path_id}/envelope/")
         self.check(response, 400, "bad project path parameter")
 
     def test_unknown_key(self, post_store):

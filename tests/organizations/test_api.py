@@ -390,3 +390,10 @@ def test_throttled_per_key_with_retry_after(api_client_for, organization, monkey
         assert second.get(url).status_code == 200  # another key has its own allowance
     finally:
         cache.clear()
+
+
+def test_non_ascii_digit_issue_and_token_ids_are_404(api_client, owner):
+    assert api_client.get("/api/0/issues/%C2%B2/").status_code == 404
+    session = APIClient()
+    session.force_authenticate(owner)
+    assert session.delete("/api/0/api-tokens/%C2%B2/").status_code == 404
