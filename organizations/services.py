@@ -14,14 +14,20 @@ from organizations.roles import SCOPES, Role
 from organizations.validators import slug_from_name, validate_sentry_slug
 
 
-def create_api_key(
-    *, organization: Organization, label: str, scopes: Iterable[str]
-) -> tuple[ApiKey, str]:
-    """Create a key; the plain key is returned here and nowhere else, ever."""
+def checked_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes without repeats, in their order; a name Sentry does not define is an error."""
     wanted = list(dict.fromkeys(scopes))
     unknown = sorted(set(wanted) - set(SCOPES))
     if unknown:
         raise UnknownScopeError(f"unknown scope(s): {', '.join(unknown)}")
+    return wanted
+
+
+def create_api_key(
+    *, organization: Organization, label: str, scopes: Iterable[str]
+) -> tuple[ApiKey, str]:
+    """Create a key; the plain key is returned here and nowhere else, ever."""
+    wanted = checked_scopes(scopes)
     plain = ApiKey.generate()
     api_key = ApiKey(organization=organization, label=label, scopes=wanted)
     api_key.set_key(plain)
@@ -75,10 +81,7 @@ def create_user_token(
     *, user: AbstractBaseUser, label: str, scopes: Iterable[str]
 ) -> tuple[UserToken, str]:
     """Create a personal token; the plain token is returned here and nowhere else."""
-    wanted = list(dict.fromkeys(scopes))
-    unknown = sorted(set(wanted) - set(SCOPES))
-    if unknown:
-        raise UnknownScopeError(f"unknown scope(s): {', '.join(unknown)}")
+    wanted = checked_scopes(scopes)
     plain = UserToken.generate()
     token = UserToken(user=user, label=label, scopes=wanted)
     token.set_token(plain)
