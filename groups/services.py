@@ -634,6 +634,7 @@ def issue_stats(*, group_ids: list[int], period: str, now: datetime) -> dict[int
 
 
 def truncate_moment(moment: datetime, width: timedelta) -> datetime:
+    """The start of the UTC hour (or, for widths of a day or more, the UTC day) of `moment`."""
     moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return moment.replace(hour=0) if width >= timedelta(days=1) else moment
 

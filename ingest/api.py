@@ -21,6 +21,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from groups.services import truncate_moment
 from ingest.models import Outcome, OutcomeCounter
 from organizations.api import OrganizationEndpoint
 from organizations.validators import is_number
@@ -67,9 +68,7 @@ def _check_range(start: datetime, end: datetime, step: timedelta) -> None:
 
 
 def _buckets(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
-    first = start.replace(minute=0, second=0, microsecond=0)
-    if step >= timedelta(days=1):
-        first = first.replace(hour=0)
+    first = truncate_moment(start, step)
     points = []
     while first < end:
         points.append(first)
@@ -81,7 +80,7 @@ def _series(rows: QuerySet, start: datetime, end: datetime, step: timedelta) -> 
     points = _buckets(start, end, step)
     counts = dict.fromkeys(points, 0)
     for row in rows:
-        bucket = points[0] + step * int((row["hour"] - points[0]) / step) if points else None
+        bucket = truncate_moment(row["hour"], step)
         if bucket in counts:
             counts[bucket] += row["total"]
     return [[int(point.timestamp()), counts[point]] for point in points]
@@ -211,7 +210,7 @@ class OrganizationStatsV2View(OrganizationEndpoint):
         groups: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(points))
         for row in rows:
             key = tuple(row[column] for column in columns)
-            bucket = points[0] + step * int((row["hour"] - points[0]) / step) if points else None
+            bucket = truncate_moment(row["hour"], step)
             if bucket in index:
                 groups[key][index[bucket]] += row["total"]
         return {
