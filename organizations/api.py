@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -275,12 +274,9 @@ class ApiTokenDetailView(generics.GenericAPIView):
     def delete(self, request: Request, token_id: str) -> Response:
         if not (request.user and request.user.is_authenticated):
             raise PermissionDenied
-        token = get_object_or_404(
-            UserToken,
-            pk=token_id if is_number(token_id) else 0,
-            user=request.user,
-            date_revoked__isnull=True,
+        tokens = UserToken.objects.filter(
+            pk=token_id if is_number(token_id) else 0, user=request.user
         )
-        token.date_revoked = timezone.now()
-        token.save(update_fields=["date_revoked"])
+        if not services.revoke_credentials(credentials=tokens):
+            raise ResourceDoesNotExist
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -72,9 +72,10 @@ def add_member(
     return member
 
 
-def revoke_api_keys(*, keys: QuerySet[ApiKey]) -> int:
-    """Revoke every active key in `keys`; returns how many were revoked."""
-    return keys.filter(date_revoked__isnull=True).update(date_revoked=timezone.now())
+def revoke_credentials(*, credentials: QuerySet[ApiKey] | QuerySet[UserToken]) -> int:
+    """Revoke every active API key or token in `credentials`; returns how many were revoked.
+    A revoked one keeps its first revocation date."""
+    return credentials.filter(date_revoked__isnull=True).update(date_revoked=timezone.now())
 
 
 def create_user_token(

@@ -40,15 +40,15 @@ def test_key_sharing_a_prefix_does_not_authenticate():
 
 def test_revoked_key_does_not_authenticate():
     api_key = ApiKeyFactory()
-    services.revoke_api_keys(keys=ApiKey.objects.filter(pk=api_key.pk))
+    services.revoke_credentials(credentials=ApiKey.objects.filter(pk=api_key.pk))
     assert services.authenticate_api_key(plain_key=api_key.plain_key) is None
 
 
 def test_revoking_keeps_the_first_revocation_date():
     api_key = ApiKeyFactory()
-    assert services.revoke_api_keys(keys=ApiKey.objects.all()) == 1
+    assert services.revoke_credentials(credentials=ApiKey.objects.all()) == 1
     first = ApiKey.objects.get().date_revoked
-    assert services.revoke_api_keys(keys=ApiKey.objects.all()) == 0
+    assert services.revoke_credentials(credentials=ApiKey.objects.all()) == 0
     assert ApiKey.objects.get(pk=api_key.pk).date_revoked == first
 
 
