@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from groups import jsoncodec
 from groups.services import DigestResult, NormalizedEvent, digest_events, maintain_issues
+from ingest.digesters import DIGESTERS, Outcomes
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import NEEDS_CLEANING, InvalidEvent, clean_json, normalize_event
@@ -110,16 +112,31 @@ def digest_batch(*, batch_size: int) -> int:
 
 def _digest_rows(rows: list[QueuedItem]) -> None:
     projects = Project.objects.in_bulk({row.project_id for row in rows})
+    outcomes: Outcomes = defaultdict(Counter)
+    by_type: dict[str, list[QueuedItem]] = defaultdict(list)
+    for row in rows:
+        by_type[row.type].append(row)
+    for item_type, typed_rows in by_type.items():
+        digester = _digest_events if item_type == "event" else DIGESTERS.get(item_type)
+        if digester is None:
+            # Queued by a version that stored this type, digested by one that does not:
+            # counted as ingest counts a type it does not keep, not mistaken for an event.
+            category = ITEM_CATEGORIES.get(item_type, "default")
+            for row in typed_rows:
+                outcomes[row.project_id][(category, Outcome.FILTERED, "not_stored")] += 1
+            continue
+        for project_id, counts in digester(typed_rows, projects).items():
+            outcomes[project_id].update(counts)
+    for project_id, counts in outcomes.items():
+        record_outcomes(project_id=project_id, outcomes=counts)
+    QueuedItem.objects.filter(pk__in=[row.pk for row in rows]).delete()
+
+
+def _digest_events(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
     scrubbers = {pk: _scrubber(project) for pk, project in projects.items()}
     events: list[NormalizedEvent] = []
-    outcomes: dict[int, Counter[tuple[str, str, str]]] = defaultdict(Counter)
+    outcomes: Outcomes = defaultdict(Counter)
     for row in rows:
-        if row.type != "event":
-            # Ingest queues only STORED_TYPES; should another type be queued, it is counted as
-            # ingest counts it, not mistaken for an event.
-            category = ITEM_CATEGORIES.get(row.type, "default")
-            outcomes[row.project_id][(category, Outcome.ACCEPTED, "")] += 1
-            continue
         try:
             event = _normalized(row, scrubbers[row.project_id])
         except (InvalidEvent, ValueError, TypeError, RecursionError) as exc:
@@ -132,9 +149,7 @@ def _digest_rows(rows: list[QueuedItem]) -> None:
     for event in result.events:
         category = _EVENT_CATEGORIES.get(event.type, "error")
         outcomes[event.project_id][(category, Outcome.ACCEPTED, "")] += 1
-    for project_id, counts in outcomes.items():
-        record_outcomes(project_id=project_id, outcomes=counts)
-    QueuedItem.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    return outcomes
 
 
 def drain(*, batch_size: int = 500) -> int:

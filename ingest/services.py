@@ -19,6 +19,7 @@ from django.utils import timezone
 from groups.bulk import insert_rows
 from ingest import ratelimits
 from ingest.auth import ClientAuth
+from ingest.digesters import stored_types
 from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
 from ingest.exceptions import BadRequest, Forbidden, RateLimited
 from ingest.models import Outcome, OutcomeCounter, QueuedItem
@@ -28,8 +29,8 @@ from projects.models import ProjectKey
 logger = logging.getLogger(__name__)
 
 REJECTED = "event submission rejected with_reason: ProjectId"
-# Item types the digest stores; the others are counted and dropped at the door.
-STORED_TYPES = frozenset({"event"})
+# Item types the digest stores; the others are counted at the door and not queued.
+STORED_TYPES = stored_types()
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 BACKLOG_CHECK_SECONDS = 1.0
 

@@ -242,3 +242,136 @@ class Deploy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release} to {self.environment}"
+
+
+class MonitorStatus(models.TextChoices):
+    """A monitor's health, from its latest check-in (or the lack of one)."""
+
+    NEW = "new"
+    OK = "ok"
+    ERROR = "error"
+    MISSED = "missed_checkin"
+    TIMEOUT = "timeout"
+
+
+class Monitor(models.Model):
+    """A cron monitor, created by its first check-in (Sentry's upsert by `monitor_config`)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="monitors")
+    slug = models.CharField(max_length=128)
+    name = models.CharField(max_length=128)
+    is_active = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=16, choices=MonitorStatus.choices, default=MonitorStatus.NEW
+    )
+    # Sentry's monitor config: {"schedule_type": "crontab"|"interval", "schedule": "*/5 * * * *"
+    # or [5, "minute"], "checkin_margin": minutes, "max_runtime": minutes, "timezone": "UTC"}.
+    config = models.JSONField(default=dict)
+    last_checkin = models.DateTimeField(null=True, blank=True)
+    # When the next check-in is due, and the moment (due + margin) after which it is missed.
+    next_checkin = models.DateTimeField(null=True, blank=True)
+    next_checkin_latest = models.DateTimeField(null=True, blank=True)
+    date_added = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "slug"], name="projects_monitor_unique")
+        ]
+        indexes = [
+            models.Index(fields=["next_checkin_latest"], name="projects_monitor_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.slug}"
+
+
+class CheckInStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress"
+    OK = "ok"
+    ERROR = "error"
+    MISSED = "missed"
+    TIMEOUT = "timeout"
+
+
+class MonitorCheckIn(models.Model):
+    """One check-in of a monitor; `missed` and `timeout` ones are written by maintenance."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="checkins")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    check_in_id = models.UUIDField()
+    status = models.CharField(max_length=16, choices=CheckInStatus.choices)
+    environment = models.CharField(max_length=64, blank=True)
+    release = models.CharField(max_length=200, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    # The schedule's moment this check-in answers, and (in progress) when it times out.
+    expected_time = models.DateTimeField(null=True, blank=True)
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    date_added = models.DateTimeField(default=timezone.now)
+    date_updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor", "check_in_id"], name="projects_checkin_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["monitor", "-date_added"], name="projects_checkin_time"),
+            models.Index(fields=["status", "timeout_at"], name="projects_checkin_timeout"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.status} at {self.date_added:%Y-%m-%d %H:%M}"
+
+
+class SessionAggregate(models.Model):
+    """Release health: sessions of one release and environment, per hour (Sentry's counts).
+
+    `started` counts sessions begun (`init`); the others count sessions that ended so:
+    `errored` (ended with errors), `crashed`, `abnormal`, `exited` (healthy end).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    release = models.CharField(max_length=200)
+    environment = models.CharField(max_length=64, blank=True)
+    hour = models.DateTimeField()
+    started = models.PositiveBigIntegerField(default=0)
+    exited = models.PositiveBigIntegerField(default=0)
+    errored = models.PositiveBigIntegerField(default=0)
+    crashed = models.PositiveBigIntegerField(default=0)
+    abnormal = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "release", "environment", "hour"],
+                name="projects_sessionaggregate_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} {self.environment} {self.hour:%Y-%m-%d %H}h: {self.started}"
+
+
+class SessionUser(models.Model):
+    """A distinct user (the session's `did`) seen in a release and environment."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    release = models.CharField(max_length=200)
+    environment = models.CharField(max_length=64, blank=True)
+    distinct_id = models.CharField(max_length=200)
+    first_seen = models.DateTimeField()
+    # Whether a session of this user in this release crashed (for crash-free users).
+    has_crashed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "release", "environment", "distinct_id"],
+                name="projects_sessionuser_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.distinct_id} in {self.release}"

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import factory
 from django.utils import timezone
 
-from groups.models import Event, Group, GroupTagValue
+from groups.models import ApiCall, Event, Group, GroupTagValue, Span
 from tests.projects.factories import ProjectFactory
 
 
@@ -47,3 +48,40 @@ class GroupTagValueFactory(factory.django.DjangoModelFactory):
     times_seen = 1
     first_seen = factory.LazyAttribute(lambda row: row.group.first_seen)
     last_seen = factory.LazyAttribute(lambda row: row.group.last_seen)
+
+
+class SpanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Span
+
+    project = factory.SubFactory(ProjectFactory)
+    trace_id = factory.LazyFunction(lambda: uuid.uuid4().hex)
+    span_id = factory.LazyFunction(lambda: uuid.uuid4().hex[:16])
+    is_segment = True
+    name = "GET /items"
+    op = "http.server"
+    status = "ok"
+    start = factory.LazyFunction(timezone.now)
+    duration_ms = 10.0
+    end = factory.LazyAttribute(lambda span: span.start + timedelta(milliseconds=span.duration_ms))
+    received = factory.LazyAttribute(lambda span: span.end)
+
+
+class ApiCallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiCall
+
+    project = factory.SubFactory(ProjectFactory)
+    request_time = factory.LazyFunction(timezone.now)
+    duration_ms = 20.0
+    response_time = factory.LazyAttribute(
+        lambda call: call.request_time + timedelta(milliseconds=call.duration_ms or 0)
+    )
+    verb = "GET"
+    uri = "https://api.example.com/items/1"
+    route = "/items/{id}"
+    status = 200
+    ip_address = "203.0.113.7"
+    transaction_id = factory.LazyFunction(uuid.uuid4)
+    data = factory.LazyFunction(lambda: {"request": {"headers": {}}, "response": {"headers": {}}})
+    received = factory.LazyAttribute(lambda call: call.request_time)

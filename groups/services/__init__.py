@@ -1,0 +1,43 @@
+"""Services of the groups app, one module per concern; the public names are re-exported here."""
+
+from groups.services.digest import (
+    DigestResult,
+    NormalizedEvent,
+    derived_tags,
+    digest_events,
+    trace_id_of,
+    user_key_of,
+)
+from groups.services.issues import (
+    StatusChange,
+    TagSummary,
+    adjacent_event_ids,
+    change_issue_status,
+    delete_issues,
+    find_issue_by_short_id,
+    issue_stats,
+    issue_tag_summaries,
+    maintain_issues,
+    merge_issues,
+    truncate_moment,
+)
+
+__all__ = [
+    "DigestResult",
+    "NormalizedEvent",
+    "StatusChange",
+    "TagSummary",
+    "adjacent_event_ids",
+    "change_issue_status",
+    "delete_issues",
+    "derived_tags",
+    "digest_events",
+    "find_issue_by_short_id",
+    "issue_stats",
+    "issue_tag_summaries",
+    "maintain_issues",
+    "merge_issues",
+    "trace_id_of",
+    "truncate_moment",
+    "user_key_of",
+]
