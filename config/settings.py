@@ -11,6 +11,7 @@ from config.env import (
     env_bool,
     env_choice,
     env_int,
+    env_json_object,
     env_list,
     env_str,
     secret_key,
@@ -100,8 +101,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Uploaded files (event attachments): on the filesystem under the data directory by default;
+# FILE_STORAGE_BACKEND names another Django storage class (e.g. django-storages' S3 one,
+# installed beside Faultline) and FILE_STORAGE_OPTIONS its options as a JSON object.
+MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env_json_object("FILE_STORAGE_OPTIONS"),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -185,6 +193,16 @@ INGEST_MAX_ATTACHMENT_BYTES = env_int(
 )
 INGEST_MAX_ATTACHMENTS_BYTES = env_int(
     "INGEST_MAX_ATTACHMENTS_BYTES", default=200 * 1024 * 1024, minimum=1024
+)
+# All attachments of one project may take this much storage; past it, new ones are refused
+# (counted as rate limited, and the SDK told to hold them back). 0 = no limit.
+ATTACHMENTS_MAX_PROJECT_BYTES = env_int(
+    "ATTACHMENTS_MAX_PROJECT_BYTES", default=10 * 1024 * 1024 * 1024
+)
+# Item types that are counted but not stored (profiles, replays, metrics): X-Sentry-Rate-Limits
+# on every envelope answer tells SDKs to stop sending them for this long.
+INGEST_NOT_STORED_RETRY_AFTER_SECONDS = env_int(
+    "INGEST_NOT_STORED_RETRY_AFTER_SECONDS", default=3600, minimum=1
 )
 # How long ingest may act on a key (active flag, rate limit, project quotas) it looked up.
 INGEST_KEY_CACHE_SECONDS = env_int("INGEST_KEY_CACHE_SECONDS", default=5)

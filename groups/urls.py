@@ -1,10 +1,11 @@
-"""/api/0/ routes of the groups app: issues, events, tags (mounted by config/api/urls.py)."""
+"""/api/0/ routes of the groups app: issues, events, tags, attachments, user feedback
+(mounted by config/api/urls.py)."""
 
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from groups.api import events, issues, tags
+from groups.api import attachments, events, issues, tags
 
 ORG = "organizations/<str:organization_id_or_slug>"
 PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
@@ -34,6 +35,16 @@ def _issue_routes(prefix: str) -> list[URLPattern]:
             tags.IssueTagValueListView.as_view(),
             name="api-0-issue-tag-value-list",
         ),
+        path(
+            f"{prefix}/attachments/",
+            attachments.IssueAttachmentListView.as_view(),
+            name="api-0-issue-attachment-list",
+        ),
+        path(
+            f"{prefix}/user-reports/",
+            attachments.IssueUserReportListView.as_view(),
+            name="api-0-issue-user-report-list",
+        ),
     ]
 
 
@@ -58,6 +69,21 @@ urlpatterns = [
         f"{PROJECT}/events/<str:event_id>/",
         events.ProjectEventDetailView.as_view(),
         name="api-0-project-event-detail",
+    ),
+    path(
+        f"{PROJECT}/events/<str:event_id>/attachments/",
+        attachments.EventAttachmentListView.as_view(),
+        name="api-0-event-attachment-list",
+    ),
+    path(
+        f"{PROJECT}/events/<str:event_id>/attachments/<str:attachment_id>/",
+        attachments.EventAttachmentDetailView.as_view(),
+        name="api-0-event-attachment-detail",
+    ),
+    path(
+        f"{PROJECT}/user-feedback/",
+        attachments.ProjectUserReportListView.as_view(),
+        name="api-0-project-user-report-list",
     ),
     # The unprefixed /issues/ routes last, so that reverse() gives those.
     *_issue_routes(f"{ORG}/groups/<str:issue_id>"),

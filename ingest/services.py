@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from groups.bulk import insert_rows
+from groups.services.attachments import attachment_bytes
 from ingest import ratelimits
 from ingest.auth import ClientAuth
 from ingest.digesters import stored_types
@@ -161,24 +162,55 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
     for item in known:
         if item.category in limited:
             outcomes[(item.category, Outcome.RATE_LIMITED, "quota")] += 1
-    record_outcomes(project_id=project.pk, outcomes=outcomes)
     header = ratelimits.rate_limits_header(exceeded)
     if known and not kept:
+        record_outcomes(project_id=project.pk, outcomes=outcomes)
         raise RateLimited(
             "Sentry dropped data due to a quota or internal rate limit being reached. "
             "This will not affect your application.",
             retry_after=max(hit.retry_after for hit in exceeded),
             rate_limits=header,
         )
-    # Only events are stored so far (issue #5 stores the other types); the rest are counted
-    # as accepted here rather than queued, so that a large attachment costs no database write.
-    stored = [item for item in kept if item.type in STORED_TYPES]
-    dropped = Counter(
-        (item.category, Outcome.ACCEPTED, "") for item in kept if item.type not in STORED_TYPES
+    kept, full_header = _within_attachment_storage(
+        project_id=project.pk, items=kept, outcomes=outcomes
     )
-    record_outcomes(project_id=project.pk, outcomes=dropped)
+    stored = [item for item in kept if item.type in STORED_TYPES]
+    for item in kept:
+        if item.type not in STORED_TYPES:
+            outcomes[(item.category, Outcome.FILTERED, "not_stored")] += 1
+    record_outcomes(project_id=project.pk, outcomes=outcomes)
     _enqueue(key=key, items=stored, event_id=event_id, meta=meta, envelope=envelope)
+    header = ", ".join(filter(None, [header, full_header, not_stored_header()]))
     return Accepted(event_id=event_id, rate_limits=header, queued=len(stored))
+
+
+def not_stored_header() -> str:
+    """Relay's way of telling an SDK to stop sending what would not be kept: a rate limit on
+    the categories of item types that Faultline counts but does not store."""
+    kept = {
+        ITEM_CATEGORIES[item_type] for item_type in STORED_TYPES if item_type in ITEM_CATEGORIES
+    }
+    categories = sorted(set(ITEM_CATEGORIES.values()) - kept - {"internal"})
+    if not categories:
+        return ""
+    seconds = settings.INGEST_NOT_STORED_RETRY_AFTER_SECONDS
+    return f"{seconds}:{';'.join(categories)}:project:feature_disabled"
+
+
+def _within_attachment_storage(
+    *, project_id: int, items: list[Item], outcomes: Counter[tuple[str, str, str]]
+) -> tuple[list[Item], str]:
+    """Drop the attachments that would take the project past ATTACHMENTS_MAX_PROJECT_BYTES
+    (counted as rate limited, and the SDK told to hold attachments back for an hour)."""
+    limit = settings.ATTACHMENTS_MAX_PROJECT_BYTES
+    incoming = sum(len(item.payload) for item in items if item.type == "attachment")
+    if not incoming or not limit or attachment_bytes(project_id=project_id) + incoming <= limit:
+        return items, ""
+    for item in items:
+        if item.type == "attachment":
+            outcomes[("attachment", Outcome.RATE_LIMITED, "attachment_storage_full")] += 1
+    kept = [item for item in items if item.type != "attachment"]
+    return kept, "3600:attachment:project:attachment_storage_full"
 
 
 def _enqueue(

@@ -41,6 +41,12 @@ def _plain_static_storage(settings, _static_root):
     }
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    # Attachments written by a test go to its own directory, not the checkout's var/.
+    settings.MEDIA_ROOT = tmp_path / "files"
+
+
 @pytest.fixture
 def organization():
     return OrganizationFactory()

@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from groups.entries import entries_of
 from groups.grouping import GROUPING_CONFIG
-from groups.models import Event
+from groups.models import Event, UserReport
+from groups.serializers.attachments import UserReportSerializer
 from groups.serializers.issues import release_of
 
 JSON = dict[str, Any]
@@ -108,7 +109,7 @@ class EventDetailSerializer(EventSerializer):
     environment = serializers.SerializerMethodField()
     fingerprints = serializers.SerializerMethodField()
     groupingConfig = serializers.SerializerMethodField()
-    userReport = serializers.JSONField(default=None, read_only=True)
+    userReport = serializers.SerializerMethodField()
 
     class Meta(EventSerializer.Meta):
         fields = [
@@ -129,6 +130,16 @@ class EventDetailSerializer(EventSerializer):
             "userReport",
             "type",
         ]
+
+    def get_userReport(self, event: Event) -> JSON | None:
+        report = (
+            UserReport.objects.filter(project_id=event.project_id, event_id=event.event_id)
+            .order_by("-date_added")
+            .first()
+        )
+        if report is None:
+            return None
+        return UserReportSerializer(report, context={"issues": {event.event_id: event.group}}).data
 
     def get_size(self, event: Event) -> int:
         return len(Event._meta.get_field("data").value_to_string(event))

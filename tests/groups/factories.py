@@ -6,7 +6,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from groups.models import ApiCall, Event, Group, GroupTagValue, Span
+from groups.models import ApiCall, Attachment, Event, Group, GroupTagValue, Span, UserReport
 from tests.projects.factories import ProjectFactory
 
 
@@ -85,3 +85,28 @@ class ApiCallFactory(factory.django.DjangoModelFactory):
     transaction_id = factory.LazyFunction(uuid.uuid4)
     data = factory.LazyFunction(lambda: {"request": {"headers": {}}, "response": {"headers": {}}})
     received = factory.LazyAttribute(lambda call: call.request_time)
+
+
+class AttachmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Attachment
+
+    project = factory.SubFactory(ProjectFactory)
+    event_id = factory.LazyFunction(uuid.uuid4)
+    name = factory.Sequence(lambda n: f"file-{n}.txt")
+    content_type = "text/plain"
+    size = 5
+    sha1 = factory.Sequence(lambda n: f"{n:040x}")
+    file = factory.django.FileField(data=b"hello")
+
+
+class UserReportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UserReport
+
+    project = factory.SubFactory(ProjectFactory)
+    report_id = factory.LazyFunction(uuid.uuid4)
+    event_id = factory.LazyAttribute(lambda report: report.report_id)
+    name = "Ada"
+    email = "ada@example.com"
+    comments = "It broke."

@@ -12,6 +12,7 @@ import zlib
 import brotli
 import pytest
 import zstandard
+from django.conf import settings
 
 from ingest.digest import drain
 from ingest.models import OutcomeCounter, QueuedItem
@@ -269,21 +270,45 @@ def test_unknown_items_are_skipped_and_counted(post_envelope, key):
     )
 
 
-def test_other_item_types_are_counted_not_queued(post_envelope, key):
+def test_types_not_stored_are_counted_and_the_sdk_told_to_stop(post_envelope, key):
     body = envelope_bytes(
         {},
         [
-            ({"type": "session"}, {"sid": str(uuid.uuid4()), "status": "ok"}),
+            ({"type": "profile"}, {"version": "1"}),
+            ({"type": "replay_recording"}, b"rrweb"),
+            ({"type": "statsd"}, b"metric:1|c"),
+        ],
+    )
+    response = post_envelope(body)
+    assert_status(response, 200)
+    assert not QueuedItem.objects.exists()
+    filtered = dict(
+        OutcomeCounter.objects.filter(outcome="filtered", reason="not_stored").values_list(
+            "category", "quantity"
+        )
+    )
+    assert filtered == {"profile": 1, "replay": 1, "metric_bucket": 1}
+    limits = response["X-Sentry-Rate-Limits"]
+    seconds, categories, scope, reason = limits.split(":")
+    assert int(seconds) == settings.INGEST_NOT_STORED_RETRY_AFTER_SECONDS
+    assert {"profile", "replay", "metric_bucket"} <= set(categories.split(";"))
+    assert not {"error", "attachment", "feedback"} & set(categories.split(";"))
+    assert (scope, reason) == ("project", "feature_disabled")
+
+
+def test_stored_types_are_queued_for_the_digest(post_envelope, key):
+    body = envelope_bytes(
+        {"event_id": uuid.uuid4().hex},
+        [
             ({"type": "client_report"}, {"discarded_events": []}),
             ({"type": "attachment", "filename": "a.txt"}, b"bytes"),
         ],
     )
     assert_status(post_envelope(body), 200)
-    assert not QueuedItem.objects.exists()
-    accepted = dict(
-        OutcomeCounter.objects.filter(outcome="accepted").values_list("category", "quantity")
-    )
-    assert accepted == {"session": 1, "internal": 1, "attachment": 1}
+    assert sorted(QueuedItem.objects.values_list("type", flat=True)) == [
+        "attachment",
+        "client_report",
+    ]
 
 
 def test_duplicate_event_id_is_stored_and_counted_once(post_envelope, key):
@@ -492,18 +517,18 @@ class TestRateLimits:
         )
         session = ({"type": "session"}, {"sid": str(uuid.uuid4())})
         assert_status(post_envelope(envelope_bytes({}, [session])), 200)
+        drain()
         event_id = uuid.uuid4().hex
         mixed = envelope_bytes(
             {"event_id": event_id}, [session, ({"type": "event"}, {"message": "kept"})]
         )
         response = post_envelope(mixed)
         assert assert_status(response, 200) == {"id": event_id}
-        assert response["X-Sentry-Rate-Limits"].endswith(":session:project")
+        quota_limit = response["X-Sentry-Rate-Limits"].split(", ")[0]
+        assert quota_limit.endswith(":session:project")
         assert list(QueuedItem.objects.values_list("type", flat=True)) == ["event"]
-        counts = dict(
-            OutcomeCounter.objects.filter(category="session").values_list("outcome", "quantity")
-        )
-        assert counts == {"accepted": 1, "rate_limited": 1}
+        limited = OutcomeCounter.objects.get(category="session", outcome="rate_limited")
+        assert limited.quantity == 1
 
     def test_backlog_bound_answers_429(self, post_envelope, settings, monkeypatch):
         from ingest import services

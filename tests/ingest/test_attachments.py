@@ -1,0 +1,213 @@
+"""Attachments, user reports, feedback and client reports: from real SDKs to the API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from groups.models import Attachment, Event, UserReport
+from groups.services.attachments import attachments_of_issue
+from ingest.digest import drain
+from ingest.models import OutcomeCounter, QueuedItem
+from tests.ingest.conftest import envelope_bytes, event_envelope
+from tests.ingest.test_clients import CLIENTS
+from tests.ingest.test_views import assert_status
+
+pytestmark = pytest.mark.django_db
+
+
+def run_script(command: list[str]) -> dict:
+    result = subprocess.run(  # noqa: S603
+        command, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_sentry_python_attachments_user_report_and_client_report(faultline_server, key, api_client):
+    script = CLIENTS / "sentry_python_attachments.py"
+    sent = run_script([sys.executable, str(script), faultline_server.dsn(key)])
+    drain()
+    event = Event.objects.get(event_id=uuid.UUID(sent["event_id"]))
+    files = {a.name: a for a in Attachment.objects.filter(event_id=event.event_id)}
+    assert set(files) == {"log.txt", "dump.bin"}
+    assert files["log.txt"].file.read() == b"line one\nline two\n"
+    assert files["dump.bin"].size == 256 * 64
+    report = UserReport.objects.get(event_id=event.event_id)
+    assert (report.name, report.email) == ("Ada", "ada@example.com")
+    discarded = OutcomeCounter.objects.get(project=key.project, outcome="client_discard")
+    assert (discarded.category, discarded.reason, discarded.quantity) == ("error", "before_send", 1)
+
+    base = f"/api/0/projects/{key.project.organization.slug}/{key.project.slug}"
+    listed = api_client.get(f"{base}/events/{event.event_id.hex}/attachments/").json()
+    assert sorted(item["name"] for item in listed) == ["dump.bin", "log.txt"]
+    text = next(item for item in listed if item["name"] == "log.txt")
+    assert text["mimetype"] == "text/plain"
+    download = api_client.get(
+        f"{base}/events/{event.event_id.hex}/attachments/{text['id']}/?download=1"
+    )
+    assert b"".join(download.streaming_content) == b"line one\nline two\n"
+    assert 'filename="log.txt"' in download["Content-Disposition"]
+    reports = api_client.get(f"/api/0/issues/{event.group_id}/user-reports/").json()
+    assert [r["comments"] for r in reports] == ["It broke when I uploaded the file."]
+    assert reports[0]["issue"]["id"] == str(event.group_id)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_sentry_node_feedback_is_linked_to_its_error(faultline_server, key, api_client):
+    sent = run_script(["node", str(CLIENTS / "node" / "feedback.mjs"), faultline_server.dsn(key)])
+    drain()
+    event = Event.objects.get(event_id=uuid.UUID(sent["event_id"]))
+    feedback = UserReport.objects.get(report_id=uuid.UUID(sent["feedback_id"]))
+    assert feedback.source == "feedback"
+    assert feedback.event_id == event.event_id
+    assert (feedback.name, feedback.email) == ("Grace", "grace@example.com")
+    assert feedback.comments == "The pay button did nothing."
+    assert feedback.url == "https://shop.example.com/cart"
+
+    base = f"/api/0/projects/{key.project.organization.slug}/{key.project.slug}"
+    listed = api_client.get(f"{base}/user-feedback/").json()
+    assert [(r["eventID"], r["issue"]["id"]) for r in listed] == [
+        (event.event_id.hex, str(event.group_id))
+    ]
+
+
+def _attachment(name: str, content: bytes, **headers) -> tuple[dict, bytes]:
+    return ({"type": "attachment", "filename": name, **headers}, content)
+
+
+def test_an_attachment_arriving_before_its_event_is_linked_to_it(post_envelope, key):
+    event_id = uuid.uuid4().hex
+    early = envelope_bytes({"event_id": event_id}, [_attachment("early.txt", b"first")])
+    assert_status(post_envelope(early), 200)
+    drain()
+    assert_status(post_envelope(event_envelope(event_id=event_id)), 200)
+    drain()
+    event = Event.objects.get(event_id=event_id)
+    assert [a.name for a in attachments_of_issue(group=event.group)] == ["early.txt"]
+
+
+def test_an_sdk_retry_stores_the_attachment_once(post_envelope, key):
+    event_id = uuid.uuid4().hex
+    body = envelope_bytes(
+        {"event_id": event_id},
+        [({"type": "event"}, {"message": "m"}), _attachment("a.bin", b"\x00" * 10)],
+    )
+    for _ in range(2):
+        assert_status(post_envelope(body), 200)
+        drain()
+    attachment = Attachment.objects.get()
+    assert (attachment.size, attachment.attachment_type) == (10, "event.attachment")
+
+
+def test_attachments_past_the_project_storage_cap_are_refused(post_envelope, key, settings):
+    settings.ATTACHMENTS_MAX_PROJECT_BYTES = 15
+    event_id = uuid.uuid4().hex
+    first = envelope_bytes({"event_id": event_id}, [_attachment("a", b"0123456789")])
+    assert_status(post_envelope(first), 200)
+    drain()
+    second = envelope_bytes(
+        {"event_id": event_id},
+        [({"type": "event"}, {"message": "kept"}), _attachment("b", b"0123456789")],
+    )
+    response = post_envelope(second)
+    assert_status(response, 200)
+    assert "3600:attachment:project:attachment_storage_full" in response["X-Sentry-Rate-Limits"]
+    assert list(QueuedItem.objects.values_list("type", flat=True)) == ["event"]
+    limited = OutcomeCounter.objects.get(category="attachment", outcome="rate_limited")
+    assert (limited.reason, limited.quantity) == ("attachment_storage_full", 1)
+
+
+@pytest.mark.parametrize(
+    ("items", "category", "reason"),
+    [
+        ([_attachment("orphan.txt", b"x")], "attachment", "missing_event_id"),
+        ([({"type": "user_report"}, b"not json")], "user_report_v2", "invalid_user_report"),
+        (
+            [({"type": "user_report"}, {"event_id": "nope", "comments": "x"})],
+            "user_report_v2",
+            "invalid_user_report",
+        ),
+        (
+            [({"type": "user_report"}, {"event_id": uuid.uuid4().hex, "comments": "  "})],
+            "user_report_v2",
+            "invalid_user_report",
+        ),
+        (
+            [({"type": "feedback"}, {"contexts": {"feedback": {"message": 5}}})],
+            "feedback",
+            "invalid_feedback",
+        ),
+        ([({"type": "feedback"}, [1, 2])], "feedback", "invalid_feedback"),
+        (
+            [({"type": "client_report"}, {"discarded_events": "lots"})],
+            "internal",
+            "invalid_client_report",
+        ),
+        (
+            [
+                (
+                    {"type": "client_report"},
+                    {"discarded_events": [{"reason": "x y", "category": "error", "quantity": 1}]},
+                )
+            ],
+            "internal",
+            "invalid_client_report",
+        ),
+        (
+            [
+                (
+                    {"type": "client_report"},
+                    {"discarded_events": [{"reason": "r", "category": "error", "quantity": -1}]},
+                )
+            ],
+            "internal",
+            "invalid_client_report",
+        ),
+    ],
+)
+def test_unusable_items_are_counted_invalid_and_the_rest_kept(
+    post_envelope, key, items, category, reason
+):
+    good = {"discarded_events": [{"reason": "r", "category": "error", "quantity": 4}]}
+    body = envelope_bytes({}, [*items, ({"type": "client_report"}, good)])
+    assert_status(post_envelope(body), 200)
+    drain()
+    assert not QueuedItem.objects.exists()
+    assert OutcomeCounter.objects.get(outcome="client_discard").quantity == 4
+    invalid = OutcomeCounter.objects.get(outcome="invalid")
+    assert (invalid.category, invalid.reason, invalid.quantity) == (category, reason, 1)
+
+
+def test_a_second_user_report_for_an_event_replaces_the_first(post_envelope, key):
+    event_id = uuid.uuid4().hex
+    for comments in ("first words", "second thoughts"):
+        report = {"event_id": event_id, "name": "Ada", "comments": comments}
+        assert_status(post_envelope(envelope_bytes({}, [({"type": "user_report"}, report)])), 200)
+        drain()
+    assert list(UserReport.objects.values_list("comments", flat=True)) == ["second thoughts"]
+
+
+def test_client_report_quantities_add_up_per_reason(post_envelope, key):
+    report = {
+        "timestamp": 1795361229.49,
+        "discarded_events": [
+            {"reason": "queue_overflow", "category": "error", "quantity": 3},
+            {"reason": "queue_overflow", "category": "error", "quantity": 2},
+            {"reason": "sample_rate", "category": "transaction", "quantity": 7},
+        ],
+    }
+    for _ in range(2):
+        body = envelope_bytes({}, [({"type": "client_report"}, report)])
+        assert_status(post_envelope(body), 200)
+    drain()
+    counts = {
+        (row.category, row.reason): row.quantity
+        for row in OutcomeCounter.objects.filter(outcome="client_discard")
+    }
+    assert counts == {("error", "queue_overflow"): 10, ("transaction", "sample_rate"): 14}
