@@ -42,6 +42,16 @@ def test_sentry_python_attachments_user_report_and_client_report(faultline_serve
     assert (report.name, report.email) == ("Ada", "ada@example.com")
     discarded = OutcomeCounter.objects.get(project=key.project, outcome="client_discard")
     assert (discarded.category, discarded.reason, discarded.quantity) == ("error", "before_send", 1)
+    stats = api_client.get(
+        f"/api/0/organizations/{key.project.organization.slug}/stats_v2/",
+        {"groupBy": ["outcome", "reason"], "category": "error", "statsPeriod": "1h"},
+    ).json()
+    totals = {
+        (group["by"]["outcome"], group["by"]["reason"]): group["totals"]["sum(quantity)"]
+        for group in stats["groups"]
+    }
+    # The message event stored is in category "default"; the discarded one was an "error".
+    assert totals == {("client_discard", "before_send"): 1}
 
     base = f"/api/0/projects/{key.project.organization.slug}/{key.project.slug}"
     listed = api_client.get(f"{base}/events/{event.event_id.hex}/attachments/").json()
