@@ -99,3 +99,352 @@ def test_single_event_is_queued_then_stored(post_moesif, key, prefix):
     assert call.request_time.isoformat() == "2026-11-22T15:15:56.084163+00:00"
     assert str(call.transaction_id) == EVENT["transaction_id"]
     assert OutcomeCounter.objects.get(category="api_call").outcome == "accepted"
+
+
+def test_raw_json_and_a_lone_object_in_a_batch(post_moesif):
+    response = post_moesif("/moesifapi/events/batch", event(), gzipped=False)
+    assert response.status_code == 201, response.content
+    drain()
+    assert ApiCall.objects.count() == 1
+
+
+def test_batch_is_stored_in_order_and_retries_are_deduplicated(post_moesif):
+    batch = [event(transaction_id=f"00000000-0000-4000-8000-00000000000{n}") for n in range(3)]
+    for _ in range(2):
+        response = post_moesif("/v1/events/batch", batch)
+        assert response.status_code == 201, response.content
+        assert response["X-Moesif-Config-ETag"] == CONFIG_ETAG
+    assert QueuedItem.objects.count() == 6
+    drain()
+    assert ApiCall.objects.count() == 3
+
+
+def test_non_uuid_transaction_ids_still_deduplicate(post_moesif):
+    for _ in range(2):
+        assert post_moesif("/v1/events", event(transaction_id="order-7")).status_code == 201
+    drain()
+    assert ApiCall.objects.count() == 1
+
+
+def test_what_is_stored_is_scrubbed_and_capped(post_moesif):
+    big = {"blob": "x" * 70_000}
+    response = post_moesif("/v1/events", event(request__body=big, metadata={"token": "t0k"}))
+    assert response.status_code == 201, response.content
+    drain()
+    call = ApiCall.objects.get()
+    request, answer = call.data["request"], call.data["response"]
+    assert request["headers"]["Authorization"] == "[Filtered]"
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert answer["headers"]["Set-Cookie"] == "[Filtered]"
+    assert request["truncated"] is True
+    assert len(request["body"]) == 64 * 1024
+    assert answer == {
+        "headers": {"Set-Cookie": "[Filtered]"},
+        "body": "eyJvayI6dHJ1ZX0=",
+        "transfer_encoding": "base64",
+        "truncated": False,
+    }
+    assert "api_key=%5BFiltered%5D" in call.uri
+    assert call.session_token.startswith("sha256:")
+    assert len(call.session_token) == len("sha256:") + 16
+    assert call.metadata == {"token": "[Filtered]"}
+    assert (call.user_id, call.company_id, call.direction) == ("u1", "c1", "Incoming")
+    assert call.ip_address == "61.48.220.123"
+
+
+def test_body_password_is_scrubbed(post_moesif):
+    post_moesif("/v1/events", EVENT)
+    drain()
+    assert ApiCall.objects.get().data["request"]["body"] == {"a": 1, "password": "[Filtered]"}
+
+
+def test_a_project_that_does_not_scrub_keeps_everything(post_moesif, key):
+    key.project.scrub_data = False
+    key.project.save()
+    post_moesif("/v1/events", EVENT)
+    drain()
+    call = ApiCall.objects.get()
+    assert call.session_token == "tok"
+    assert call.data["request"]["headers"]["Authorization"] == "Bearer abc"
+
+
+def test_timeout_without_response_is_stored_without_status(post_moesif):
+    response = post_moesif("/v1/events", event(response=None))
+    assert response.status_code == 201, response.content
+    drain()
+    call = ApiCall.objects.get()
+    assert (call.status, call.response_time, call.duration_ms) == (None, None, None)
+    assert call.data["response"] is None
+
+
+def test_nulls_in_optional_fields_are_tolerated(post_moesif):
+    nulls = event(
+        request__headers=None,
+        request__body=None,
+        request__api_version=None,
+        response__headers=None,
+        response__body=None,
+        session_token=None,
+        user_id=None,
+        company_id=None,
+        metadata=None,
+        direction=None,
+        weight=None,
+        transaction_id=None,
+    )
+    response = post_moesif("/v1/events", nulls)
+    assert response.status_code == 201, response.content
+    drain()
+    call = ApiCall.objects.get()
+    assert (call.metadata, call.weight, call.session_token, call.user_id) == ({}, 1, "", "")
+
+
+def test_response_before_request_has_no_duration(post_moesif):
+    post_moesif("/v1/events", event(response__time="2026-11-22T15:15:55Z"))
+    drain()
+    assert ApiCall.objects.get().duration_ms is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "trace_id"),
+    [
+        ({"trace_id": "4BF92F3577B34DA6A3CE929D0E0E4736"}, "4bf92f3577b34da6a3ce929d0e0e4736"),
+        (
+            {
+                "request__headers": {
+                    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                }
+            },
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ),
+        (
+            {
+                "request__headers": {
+                    "Sentry-Trace": "771a43a4192642f0b136d5159a501700-b7ad6b7169203331-1"
+                }
+            },
+            "771a43a4192642f0b136d5159a501700",
+        ),
+        ({"request__headers": {"traceparent": "garbage"}}, ""),
+    ],
+)
+def test_trace_id_from_the_event_or_its_headers(post_moesif, changes, trace_id):
+    assert post_moesif("/v1/events", event(**changes)).status_code == 201
+    drain()
+    assert ApiCall.objects.get().trace_id == trace_id
+
+
+BAD_EVENTS = [
+    ({"request": ...}, "request", "required"),
+    ({"request": "GET /"}, "request", "must be an object"),
+    ({"request__time": ...}, "request.time", "required"),
+    ({"request__time": "yesterday"}, "request.time", "not an ISO 8601 time"),
+    ({"request__time": 1700000000}, "request.time", "must be an ISO 8601 string"),
+    ({"request__uri": ...}, "request.uri", "required"),
+    ({"request__uri": 5}, "request.uri", "must be a string"),
+    ({"request__verb": ...}, "request.verb", "required"),
+    ({"request__verb": "GET /x"}, "request.verb", "not an HTTP method"),
+    ({"request__ip_address": ...}, "request.ip_address", "required"),
+    ({"request__ip_address": None}, "request.ip_address", "required"),
+    ({"request__headers": ["a"]}, "request.headers", "must be an object"),
+    ({"request__transfer_encoding": "zip"}, "request.transfer_encoding", "must be json or base64"),
+    ({"response": "ok"}, "response", "must be an object"),
+    ({"response__time": ...}, "response.time", "required"),
+    ({"response__time": "2026-13-01T00:00:00"}, "response.time", "not an ISO 8601 time"),
+    ({"response__status": ...}, "response.status", "required"),
+    ({"response__status": "200"}, "response.status", "must be an HTTP status code (100-599)"),
+    ({"response__status": 99}, "response.status", "must be an HTTP status code (100-599)"),
+    ({"response__status": True}, "response.status", "must be an HTTP status code (100-599)"),
+    (
+        {"response__body": {"a": 1}},
+        "response.body",
+        "must be a base64 string when transfer_encoding is base64",
+    ),
+    ({"metadata": [1]}, "metadata", "must be an object"),
+    ({"weight": -1}, "weight", "must be a non-negative integer"),
+    ({"user_id": {"id": 1}}, "user_id", "must be a string"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "reason"), BAD_EVENTS, ids=lambda v: str(v)[:40])
+def test_invalid_event_is_400_naming_the_field(post_moesif, changes, field, reason):
+    response = post_moesif("/v1/events", event(**changes))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["errors"] == [{"index": 0, "field": field, "reason": reason}], body
+    assert body["detail"]
+    assert not QueuedItem.objects.exists()
+
+
+def test_batch_with_bad_events_names_each_and_stores_nothing(post_moesif):
+    batch = [event(), event(request__time=...), event(), "nope", event(response__status=None)]
+    response = post_moesif("/v1/events/batch", batch)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["errors"] == [
+        {"index": 1, "field": "request.time", "reason": "required"},
+        {"index": 3, "field": "", "reason": "an event must be a JSON object"},
+        {"index": 4, "field": "response.status", "reason": "required"},
+    ]
+    assert "1, 3, 4" in body["detail"]
+    assert not QueuedItem.objects.exists()
+    drain()
+    assert not ApiCall.objects.exists()
+
+
+def test_an_event_with_several_faults_lists_them_all(post_moesif):
+    response = post_moesif("/v1/events", event(request__uri=..., response__status="x"))
+    fields = [error["field"] for error in response.json()["errors"]]
+    assert fields == ["request.uri", "response.status"]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "detail"),
+    [
+        ("/v1/events", b"{not json", "malformed JSON body"),
+        ("/v1/events/batch", b"[1,", "malformed JSON body"),
+        ("/v1/events", b"", "empty request body"),
+        ("/v1/events", b"[]", "expected one event object; post arrays to /v1/events/batch"),
+        ("/v1/events/batch", b'"text"', "expected a JSON array of event objects"),
+        ("/v1/events", b"[" * 5000 + b"]" * 5000, "malformed JSON body"),
+    ],
+)
+def test_bad_bodies_are_400(post_moesif, path, raw, detail):
+    response = post_moesif(path, None, raw=raw)
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": detail}
+
+
+def test_bad_gzip_is_400(client, key):
+    response = client.post(
+        "/v1/events",
+        data=b"\x1f\x8bnot gzip at all",
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_X_MOESIF_APPLICATION_ID=key.public_key,
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith("invalid gzip body")
+
+
+def test_gzip_bomb_is_413(client, key):
+    bomb = gzip.compress(b"[" + b" " * (50 * 1024 * 1024) + b"]")
+    response = client.post(
+        "/v1/events",
+        data=bomb,
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_X_MOESIF_APPLICATION_ID=key.public_key,
+    )
+    assert response.status_code == 413, response.content
+    assert "detail" in response.json()
+
+
+def test_oversize_batch_is_413_asking_to_split(post_moesif, settings):
+    settings.MOESIF_MAX_BATCH_BYTES = 4096
+    response = post_moesif("/v1/events/batch", [event() for _ in range(10)])
+    assert response.status_code == 413, response.content
+    assert "split it into smaller batches" in response.json()["detail"]
+    assert not QueuedItem.objects.exists()
+
+
+def test_oversize_event_is_413(post_moesif, settings):
+    settings.MOESIF_MAX_EVENT_BYTES = 2048
+    response = post_moesif("/v1/events", event(request__body="x" * 4000), gzipped=False)
+    assert response.status_code == 413, response.content
+
+
+@pytest.mark.parametrize(
+    ("app_id", "status"),
+    [(None, 401), ("", 401), ("0" * 32, 401), ("short", 401), ("é" * 32, 401)],
+)
+def test_application_id_is_required_and_checked(post_moesif, app_id, status):
+    response = post_moesif("/v1/events", EVENT, app_id=app_id)
+    assert response.status_code == status, response.content
+    assert "detail" in response.json()
+    assert not QueuedItem.objects.exists()
+
+
+def test_disabled_key_is_401(post_moesif, key, settings):
+    settings.INGEST_KEY_CACHE_SECONDS = 0
+    key.is_active = False
+    key.save()
+    response = post_moesif("/v1/events/batch", [EVENT])
+    assert response.status_code == 401, response.content
+
+
+def test_upper_case_application_id_is_accepted(post_moesif, key):
+    response = post_moesif("/v1/events", EVENT, app_id=key.public_key.upper())
+    assert response.status_code == 201, response.content
+
+
+def test_project_quota_on_api_calls_is_429(post_moesif, key, settings):
+    from projects.models import ProjectQuota
+
+    settings.INGEST_KEY_CACHE_SECONDS = 0
+    ProjectQuota.objects.create(
+        project=key.project, category="api_call", count=2, window_seconds=60
+    )
+    assert post_moesif("/v1/events/batch", [event(), event()]).status_code == 201
+    response = post_moesif("/v1/events", event())
+    assert response.status_code == 429, response.content
+    assert int(response["Retry-After"]) > 0
+    assert QueuedItem.objects.count() == 2
+    limited = OutcomeCounter.objects.get(outcome="rate_limited")
+    assert (limited.category, limited.quantity) == ("api_call", 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/v1/events"),
+        ("put", "/v1/events/batch"),
+        ("post", "/v1/config"),
+        ("delete", "/v1/rules"),
+    ],
+)
+def test_wrong_method_is_405(client, key, method, path):
+    response = getattr(client, method)(path, HTTP_X_MOESIF_APPLICATION_ID=key.public_key)
+    assert response.status_code == 405, response.content
+    assert response.json() == {"detail": "method not allowed"}
+
+
+@pytest.mark.parametrize("path", ["/v1/config", "/moesifapi/v1/config", "/moesifapi/config"])
+def test_config(client, key, path):
+    response = client.get(path, HTTP_X_MOESIF_APPLICATION_ID=key.public_key)
+    assert response.status_code == 200, response.content
+    assert response.json() == APP_CONFIG
+    assert response.json()["sample_rate"] == 100
+    assert response["X-Moesif-Config-ETag"] == CONFIG_ETAG
+    assert client.get(path).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/v1/rules", "/moesifapi/v1/rules", "/moesifapi/rules"])
+def test_rules(client, key, path):
+    response = client.get(path, HTTP_X_MOESIF_APPLICATION_ID=key.public_key)
+    assert response.status_code == 200, response.content
+    assert response.json() == []
+
+
+@pytest.mark.parametrize("resource", ["users", "companies", "subscriptions", "actions"])
+@pytest.mark.parametrize("suffix", ["", "/batch"])
+def test_profile_updates_are_acknowledged_and_ignored(post_moesif, resource, suffix):
+    response = post_moesif(f"/v1/{resource}{suffix}", {"user_id": "u1"}, gzipped=False)
+    assert response.status_code == 201, response.content
+    assert response.json() == {}
+    assert not QueuedItem.objects.exists()
+
+
+def test_preflight_and_cors(client):
+    response = client.options("/v1/events/batch", HTTP_ORIGIN="https://app.example")
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "x-moesif-application-id" in response["Access-Control-Allow-Headers"]
+    assert "x-moesif-config-etag" in response["Access-Control-Expose-Headers"]
+    assert client.get("/v1/config")["Access-Control-Allow-Origin"] == "*"
+
+
+def test_trailing_slash_is_not_routed_as_moesif(client):
+    assert (
+        client.post("/v1/events/", data=b"{}", content_type="application/json").status_code == 404
+    )
