@@ -1,10 +1,10 @@
-"""/api/0/ routes of the groups app: issues, events, tags (mounted by config/api/urls.py)."""
+"""/api/0/ routes of the groups app: issues, events, tags, API calls (see config/api/urls.py)."""
 
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from groups.api import events, issues, tags
+from groups.api import apicalls, events, issues, tags
 
 ORG = "organizations/<str:organization_id_or_slug>"
 PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
@@ -58,6 +58,26 @@ urlpatterns = [
         f"{PROJECT}/events/<str:event_id>/",
         events.ProjectEventDetailView.as_view(),
         name="api-0-project-event-detail",
+    ),
+    path(
+        f"{PROJECT}/events/<str:event_id>/api-calls/",
+        apicalls.EventApiCallListView.as_view(),
+        name="api-0-project-event-api-call-list",
+    ),
+    path(
+        f"{PROJECT}/api-calls/",
+        apicalls.ProjectApiCallListView.as_view(),
+        name="api-0-project-api-call-list",
+    ),
+    path(
+        f"{PROJECT}/api-calls/routes/",
+        apicalls.ProjectApiCallRouteListView.as_view(),
+        name="api-0-project-api-call-route-list",
+    ),
+    path(
+        f"{PROJECT}/api-calls/<str:api_call_id>/",
+        apicalls.ProjectApiCallDetailView.as_view(),
+        name="api-0-project-api-call-detail",
     ),
     # The unprefixed /issues/ routes last, so that reverse() gives those.
     *_issue_routes(f"{ORG}/groups/<str:issue_id>"),

@@ -26,6 +26,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _HEX = re.compile(r"[0-9a-f]{16,}", re.I)
 # Long opaque tokens (base62 ids, slugs with hashes): letters and digits mixed, 20+ long.
 _TOKEN = re.compile(r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 # What a route's error rate counts: server errors, and calls that got no response at all.
 FAILED = Q(status__gte=500) | Q(status__isnull=True)
 
@@ -70,7 +71,7 @@ def _path_of(uri: str) -> str:
     try:
         parts = urlsplit(uri.strip())
     except ValueError:  # e.g. an unclosed IPv6 bracket
-        return uri.split("?", 1)[0].split("#", 1)[0]
+        return _ORIGIN.sub("", uri.strip()).split("?", 1)[0].split("#", 1)[0]
     path = parts.path
     if not parts.scheme and not parts.netloc and not path.startswith("/"):
         # `api.example.com/items`: a host without a scheme.
