@@ -63,9 +63,9 @@ def parse_time(value: Any) -> datetime:
         raise ValueError("must be an ISO 8601 string")
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved to UTC
         raise ValueError("not an ISO 8601 time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class _Checker:

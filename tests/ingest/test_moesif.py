@@ -448,3 +448,28 @@ def test_trailing_slash_is_not_routed_as_moesif(client):
     assert (
         client.post("/v1/events/", data=b"{}", content_type="application/json").status_code == 404
     )
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_beyond_the_calendar_in_utc_are_400(post_moesif, moment):
+    response = post_moesif("/v1/events", event(request__time=moment))
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "request.time"
+
+
+def test_nul_characters_and_lone_surrogates_are_stored_cleaned(post_moesif):
+    raw = json.dumps(
+        event(
+            request__uri="https://x.example/a\u0000b",
+            user_id="u\u00001",
+            metadata={"k\u0000": "\ud800", "big": 2**70},
+            request__body={"text": "nul \u0000 here"},
+        )
+    ).encode()
+    response = post_moesif("/v1/events", None, raw=raw)
+    assert response.status_code == 201, response.content
+    drain()
+    call = ApiCall.objects.get()
+    assert (call.uri, call.user_id) == ("https://x.example/ab", "u1")
+    assert call.metadata == {"k": "\ufffd", "big": 2**70}
+    assert call.data["request"]["body"] == {"text": "nul  here"}
