@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -22,9 +23,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from groups import jsoncodec
 from ingest import services
-from ingest.apicalls import InvalidApiCall, parse_api_call
+from ingest.apicalls import API_CALL, InvalidApiCall, parse_api_call
 from ingest.body import read_body
 from ingest.exceptions import BadRequest, IngestError, PayloadTooLarge
+from ingest.models import Outcome
 from ingest.views import client_ip
 from projects.models import ProjectKey
 
@@ -129,6 +131,8 @@ def _accept(request: HttpRequest, key: ProjectKey, events: list[Any]) -> HttpRes
         except InvalidApiCall as exc:
             errors += [error.at(index) for error in exc.errors]
     if errors:
+        invalid = Counter({(API_CALL, Outcome.INVALID, "invalid_api_call"): len(events)})
+        services.record_outcomes(project_id=key.project_id, outcomes=invalid)
         raise InvalidEvents(errors)
     meta = {"ip": client_ip(request)}
     if request.META.get("HTTP_USER_AGENT"):

@@ -288,6 +288,8 @@ def test_batch_with_bad_events_names_each_and_stores_nothing(post_moesif):
     ]
     assert "1, 3, 4" in body["detail"]
     assert not QueuedItem.objects.exists()
+    invalid = OutcomeCounter.objects.get(category="api_call")
+    assert (invalid.outcome, invalid.reason, invalid.quantity) == ("invalid", "invalid_api_call", 5)
     drain()
     assert not ApiCall.objects.exists()
 
