@@ -65,6 +65,14 @@ class _BacklogProbe:
 _backlog = _BacklogProbe()
 
 
+def _backlogged() -> RateLimited:
+    return RateLimited(
+        "Faultline is digesting a backlog; retry later",
+        retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
+        rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
+    )
+
+
 @dataclass
 class _KnownKey:
     key: ProjectKey | None
@@ -139,11 +147,7 @@ def accept_api_calls(
     """Queue validated API calls durably, in one INSERT; RateLimited when a quota of the
     `api_call` category, or the backlog, refuses them all."""
     if _backlog.full():
-        raise RateLimited(
-            "Faultline is digesting a backlog; retry later",
-            retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
-            rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
-        )
+        raise _backlogged()
     quotas = _keys.get(key.public_key).quotas
     exceeded = ratelimits.enforce(quotas, Counter({API_CALL: len(payloads)}))
     if exceeded:
@@ -203,11 +207,7 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
     event_id = _assign_event_id(envelope)
     if known and _backlog.full():
         record_outcomes(project_id=project.pk, outcomes=outcomes)
-        raise RateLimited(
-            "Faultline is digesting a backlog; retry later",
-            retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
-            rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
-        )
+        raise _backlogged()
 
     exceeded = ratelimits.enforce(
         _keys.get(key.public_key).quotas, Counter(item.category for item in known)

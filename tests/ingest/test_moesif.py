@@ -43,6 +43,24 @@ def test_raw_json_and_a_lone_object_in_a_batch(post_moesif):
     assert ApiCall.objects.count() == 1
 
 
+def test_empty_batch_is_accepted(post_moesif):
+    assert post_moesif("/v1/events/batch", []).status_code == 201
+    assert not QueuedItem.objects.exists()
+
+
+def test_backlog_bound_answers_429(post_moesif, settings, monkeypatch):
+    from ingest import services
+
+    settings.INGEST_MAX_BACKLOG_ITEMS = 1
+    monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+    assert post_moesif("/v1/events/batch", [event(), event()]).status_code == 201
+    # The probe looks at the queue at most once a second: a fresh one looks now.
+    monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+    response = post_moesif("/v1/events", event())
+    assert response.status_code == 429, response.content
+    assert response["Retry-After"] == str(settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS)
+
+
 def test_batch_is_stored_in_order_and_retries_are_deduplicated(post_moesif):
     batch = [event(transaction_id=f"00000000-0000-4000-8000-00000000000{n}") for n in range(3)]
     for _ in range(2):
