@@ -19,3 +19,8 @@ class EventQuerySet(models.QuerySet):
 
     def for_group(self, group: object) -> EventQuerySet:
         return self.filter(group=group)
+
+
+class ApiCallQuerySet(models.QuerySet):
+    def for_project(self, project: object) -> ApiCallQuerySet:
+        return self.filter(project=project)

@@ -1,11 +1,11 @@
-"""/api/0/ routes of the groups app: issues, events, tags, attachments, user feedback
-(mounted by config/api/urls.py)."""
+"""/api/0/ routes of the groups app: issues, events, tags, attachments, user feedback,
+API calls (mounted by config/api/urls.py)."""
 
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from groups.api import attachments, events, issues, tags
+from groups.api import apicalls, attachments, events, issues, tags
 
 ORG = "organizations/<str:organization_id_or_slug>"
 PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
@@ -84,6 +84,26 @@ urlpatterns = [
         f"{PROJECT}/user-feedback/",
         attachments.ProjectUserReportListView.as_view(),
         name="api-0-project-user-report-list",
+    ),
+    path(
+        f"{PROJECT}/events/<str:event_id>/api-calls/",
+        apicalls.EventApiCallListView.as_view(),
+        name="api-0-project-event-api-call-list",
+    ),
+    path(
+        f"{PROJECT}/api-calls/",
+        apicalls.ProjectApiCallListView.as_view(),
+        name="api-0-project-api-call-list",
+    ),
+    path(
+        f"{PROJECT}/api-calls/routes/",
+        apicalls.ProjectApiCallRouteListView.as_view(),
+        name="api-0-project-api-call-route-list",
+    ),
+    path(
+        f"{PROJECT}/api-calls/<str:api_call_id>/",
+        apicalls.ProjectApiCallDetailView.as_view(),
+        name="api-0-project-api-call-detail",
     ),
     # The unprefixed /issues/ routes last, so that reverse() gives those.
     *_issue_routes(f"{ORG}/groups/<str:issue_id>"),

@@ -18,7 +18,7 @@ from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import NEEDS_CLEANING, InvalidEvent, clean_json, normalize_event
 from ingest.ratelimits import prune_windows
-from ingest.scrubbing import Scrubber, scrub_event, scrubber_for
+from ingest.scrubbing import Scrubber, project_scrubber, scrub_event
 from ingest.services import record_outcomes
 from projects.models import Project
 from projects.services import record_releases
@@ -27,17 +27,6 @@ logger = logging.getLogger(__name__)
 
 # Outcome category of a stored event, by its normalized type.
 _EVENT_CATEGORIES = {"error": "error", "default": "default", "csp": "security"}
-
-
-def _scrubber(project: Project) -> Scrubber | None:
-    if not project.scrub_data:
-        return None
-    return scrubber_for(
-        defaults=project.scrub_defaults,
-        sensitive_fields=project.sensitive_fields,
-        safe_fields=project.safe_fields,
-        scrub_ips=project.scrub_ip_addresses,
-    )
 
 
 def _load(row: QueuedItem) -> Any:
@@ -133,7 +122,7 @@ def _digest_rows(rows: list[QueuedItem]) -> None:
 
 
 def _digest_events(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
-    scrubbers = {pk: _scrubber(project) for pk, project in projects.items()}
+    scrubbers = {pk: project_scrubber(project) for pk, project in projects.items()}
     events: list[NormalizedEvent] = []
     outcomes: Outcomes = defaultdict(Counter)
     for row in rows:

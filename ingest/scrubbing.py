@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from ingest.normalize import format_logentry
+
+if TYPE_CHECKING:
+    from projects.models import Project
 
 FILTERED = "[Filtered]"
 
@@ -104,6 +107,18 @@ def scrubber_for(
         sensitive=(DEFAULT_SENSITIVE if defaults else ()) + extra,
         safe=frozenset(str(field).lower() for field in safe_fields),
         scrub_ip_addresses=scrub_ips,
+    )
+
+
+def project_scrubber(project: Project) -> Scrubber | None:
+    """The project's scrubber; None when it keeps data unscrubbed."""
+    if not project.scrub_data:
+        return None
+    return scrubber_for(
+        defaults=project.scrub_defaults,
+        sensitive_fields=project.sensitive_fields,
+        safe_fields=project.safe_fields,
+        scrub_ips=project.scrub_ip_addresses,
     )
 
 

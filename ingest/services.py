@@ -16,13 +16,15 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from groups import jsoncodec
 from groups.bulk import insert_rows
 from groups.services.attachments import attachment_bytes
 from ingest import ratelimits
+from ingest.apicalls import API_CALL
 from ingest.auth import ClientAuth
 from ingest.digesters import stored_types
 from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
-from ingest.exceptions import BadRequest, Forbidden, RateLimited
+from ingest.exceptions import BadRequest, Forbidden, RateLimited, Unauthorized
 from ingest.models import Outcome, OutcomeCounter, QueuedItem
 from ingest.normalize import clean_json
 from projects.models import ProjectKey
@@ -62,6 +64,14 @@ class _BacklogProbe:
 
 
 _backlog = _BacklogProbe()
+
+
+def _backlogged() -> RateLimited:
+    return RateLimited(
+        "Faultline is digesting a backlog; retry later",
+        retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
+        rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
+    )
 
 
 @dataclass
@@ -117,6 +127,56 @@ def authenticate(*, auth: ClientAuth, project_id: str | None) -> ProjectKey:
     return key
 
 
+def authenticate_application(*, application_id: str) -> ProjectKey:
+    """The active key whose public key is this Moesif `X-Moesif-Application-Id`.
+
+    Moesif answers 401 to a missing or wrong application id (its docs' _errors.md), so both
+    are 401 here, unlike the Sentry endpoints' 403 for an unknown key.
+    """
+    public_key = application_id.strip().lower()
+    if not public_key:
+        raise Unauthorized("missing X-Moesif-Application-Id header")
+    key = _keys.get(public_key).key if len(public_key) == 32 and public_key.isascii() else None
+    if key is None or not key.is_active:
+        raise Unauthorized("unknown or disabled application id")
+    return key
+
+
+def accept_api_calls(
+    *, key: ProjectKey, payloads: list[dict[str, Any]], meta: dict[str, Any]
+) -> None:
+    """Queue validated API calls durably, in one INSERT; RateLimited when a quota of the
+    `api_call` category, or the backlog, refuses them all."""
+    if _backlog.full():
+        raise _backlogged()
+    quotas = _keys.get(key.public_key).quotas
+    exceeded = ratelimits.enforce(quotas, Counter({API_CALL: len(payloads)}))
+    if exceeded:
+        record_outcomes(
+            project_id=key.project_id,
+            outcomes=Counter({(API_CALL, Outcome.RATE_LIMITED, "quota"): len(payloads)}),
+        )
+        raise RateLimited(
+            "API calls dropped: a quota of this project was reached",
+            retry_after=max(hit.retry_after for hit in exceeded),
+            rate_limits=ratelimits.rate_limits_header(exceeded),
+        )
+    received = timezone.now()
+    rows = [
+        QueuedItem(
+            project_id=key.project_id,
+            key_id=key.pk,
+            type=API_CALL,
+            event_id=payload["transaction_id"],
+            received=received,
+            payload=QueuedItem.pack(jsoncodec.dumps(payload)),
+            meta=meta,
+        )
+        for payload in payloads
+    ]
+    insert_rows(QueuedItem, _QUEUE_FIELDS, rows)
+
+
 def _event_id_of(item: Item) -> str | None:
     try:
         value = json.loads(item.payload).get("event_id")
@@ -148,11 +208,7 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
     event_id = _assign_event_id(envelope)
     if known and _backlog.full():
         record_outcomes(project_id=project.pk, outcomes=outcomes)
-        raise RateLimited(
-            "Faultline is digesting a backlog; retry later",
-            retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
-            rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
-        )
+        raise _backlogged()
 
     exceeded = ratelimits.enforce(
         _keys.get(key.public_key).quotas, Counter(item.category for item in known)

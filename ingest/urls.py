@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from ingest import views
+from ingest import moesif, views
 
 _PREFIX = r"^(?:[^/]+/+)*?/*"
+# Moesif clients post to `<base>/v1/…`; the base is the server root or `<root>/moesifapi`, and
+# the seed's paths are `/moesifapi/events[/batch]`. No trailing slash: no client sends one.
+_MOESIF = r"^(?:moesifapi/v1|moesifapi|v1)/"
 
 urlpatterns = [
     re_path(
@@ -16,4 +19,13 @@ urlpatterns = [
     ),
     re_path(_PREFIX + r"api/+store/*$", views.store, name="ingest-store-legacy"),
     re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+store/*$", views.store, name="ingest-store"),
+    re_path(_MOESIF + r"events$", moesif.event, name="ingest-moesif-event"),
+    re_path(_MOESIF + r"events/batch$", moesif.batch, name="ingest-moesif-batch"),
+    re_path(_MOESIF + r"config$", moesif.config, name="ingest-moesif-config"),
+    re_path(_MOESIF + r"rules$", moesif.rules, name="ingest-moesif-rules"),
+    re_path(
+        _MOESIF + r"(?:users|companies|subscriptions|actions)(?:/batch)?$",
+        moesif.ignored,
+        name="ingest-moesif-ignored",
+    ),
 ]

@@ -53,7 +53,7 @@ def _error(exc: IngestError) -> HttpResponse:
     return _json(exc.status, body, headers)
 
 
-def _client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str:
     if settings.TRUST_X_FORWARDED_FOR:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
@@ -84,7 +84,7 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
 
 
 def _request_meta(request: HttpRequest, client: str | None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"ip": _client_ip(request)}
+    meta: dict[str, Any] = {"ip": client_ip(request)}
     user_agent = request.META.get("HTTP_USER_AGENT")
     if client or user_agent:
         meta["client"] = client or user_agent

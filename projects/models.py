@@ -139,6 +139,8 @@ class RateLimitCategory(models.TextChoices):
     LOG_ITEM = "log_item"
     PROFILE = "profile"
     REPLAY = "replay"
+    # Moesif API-call events (not a Sentry category).
+    API_CALL = "api_call"
 
 
 class ProjectQuota(models.Model):

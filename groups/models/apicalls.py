@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from groups.fields import BulkJSONField, CompressedJSONField
+from groups.managers import ApiCallQuerySet
 from projects.models import Project
 
 
@@ -39,6 +40,8 @@ class ApiCall(models.Model):
     # {"request": {"headers", "body", "transfer_encoding", "truncated"}, "response": {…}}.
     data = CompressedJSONField()
     received = models.DateTimeField()
+
+    objects = ApiCallQuerySet.as_manager()
 
     class Meta:
         constraints = [

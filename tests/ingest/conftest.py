@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import uuid
@@ -77,5 +78,73 @@ def post_store(client, key):
         return client.post(
             f"/api/{key.project_id}/store/", data=body, content_type=content_type, **headers
         )
+
+    return post
+
+
+# Moesif API-call events, as moesifapi-python sends them (every field, nulls included).
+MOESIF_EVENT = {
+    "request": {
+        "time": "2026-11-22T15:15:56.084163",
+        "uri": "https://api.acme.com/items/42?x=1&api_key=secret",
+        "verb": "post",
+        "headers": {"Content-Type": "application/json", "Authorization": "Bearer abc"},
+        "api_version": "1.0",
+        "ip_address": "61.48.220.123",
+        "body": {"a": 1, "password": "hunter2"},
+        "transfer_encoding": None,
+    },
+    "response": {
+        "time": "2026-11-22T15:15:56.184163",
+        "status": 201,
+        "headers": {"Set-Cookie": "sid=1"},
+        "body": "eyJvayI6dHJ1ZX0=",
+        "ip_address": None,
+        "transfer_encoding": "base64",
+    },
+    "session_token": "tok",
+    "tags": None,
+    "user_id": "u1",
+    "company_id": "c1",
+    "metadata": {"k": "v"},
+    "direction": "Incoming",
+    "weight": 1,
+    "blocked_by": None,
+    "transaction_id": "2b68a772-9d65-44d0-a208-b1f723867377",
+}
+
+
+def moesif_event(**changes) -> dict:
+    """MOESIF_EVENT without its transaction id, with `a__b=value` changes (`...` deletes)."""
+    data = copy.deepcopy(MOESIF_EVENT)
+    data["transaction_id"] = None
+    for path, value in changes.items():
+        *parents, name = path.split("__")
+        target = data
+        for parent in parents:
+            target = target[parent]
+        if value is ...:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    return data
+
+
+@pytest.fixture
+def post_moesif(client, key):
+    """POST JSON (gzip unless `gzipped=False`) with the key as application id."""
+    default = object()
+
+    def post(path: str, body, *, gzipped: bool = True, app_id=default, raw: bytes | None = None):
+        data = raw if raw is not None else json.dumps(body).encode()
+        headers = {}
+        if gzipped:
+            data = gzip.compress(data)
+            headers["HTTP_CONTENT_ENCODING"] = "gzip"
+        if app_id is default:
+            app_id = key.public_key
+        if app_id is not None:
+            headers["HTTP_X_MOESIF_APPLICATION_ID"] = app_id
+        return client.post(path, data=data, content_type="application/json", **headers)
 
     return post

@@ -1,0 +1,188 @@
+"""API calls: stored in bulk from the digest, summarized per route, joined to errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from groups.models import ApiCall, Event
+from groups.services.aggregates import summarize
+
+JSON = dict[str, Any]
+
+MAX_URI_CHARS = ApiCall._meta.get_field("uri").max_length
+MAX_ROUTE_CHARS = ApiCall._meta.get_field("route").max_length
+# A request or response body is kept up to this many characters of its JSON (or base64) text.
+MAX_BODY_CHARS = 64 * 1024
+_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_HEX = re.compile(r"[0-9a-f]{16,}", re.I)
+# Long opaque tokens (base62 ids, slugs with hashes): letters and digits mixed, 20+ long.
+_TOKEN = re.compile(r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# What a route's error rate counts: server errors, and calls that got no response at all.
+FAILED = Q(status__gte=500) | Q(status__isnull=True)
+
+
+@dataclass
+class NewApiCall:
+    """One validated, scrubbed API call from the queue, ready to store."""
+
+    project_id: int
+    request_time: datetime
+    response_time: datetime | None
+    status: int | None
+    verb: str
+    uri: str
+    received: datetime
+    ip_address: str = ""
+    user_id: str = ""
+    company_id: str = ""
+    session_token: str = ""
+    trace_id: str = ""
+    transaction_id: str | None = None
+    direction: str = ""
+    weight: int = 1
+    api_version: str = ""
+    tags: str = ""
+    metadata: JSON = field(default_factory=dict)
+    # {"request": {"headers", "body", "transfer_encoding"}, "response": {…} or None}
+    data: JSON = field(default_factory=dict)
+
+
+def _segment(segment: str) -> str:
+    if _UUID.fullmatch(segment):
+        return "{uuid}"
+    if _NUMBER.fullmatch(segment):
+        return "{id}"
+    if (_HEX.fullmatch(segment) and any(c.isdigit() for c in segment)) or _TOKEN.fullmatch(segment):
+        return "{hash}"
+    return segment
+
+
+def _path_of(uri: str) -> str:
+    try:
+        parts = urlsplit(uri.strip())
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return _ORIGIN.sub("", uri.strip()).split("?", 1)[0].split("#", 1)[0]
+    path = parts.path
+    if not parts.scheme and not parts.netloc and not path.startswith("/"):
+        # `api.example.com/items`: a host without a scheme.
+        host, _, rest = path.partition("/")
+        path = rest if "." in host else path
+    return path
+
+
+def normalize_route(uri: str) -> str:
+    """The URI's path, without scheme, host or query, with ids, numbers, UUIDs and hashes
+    folded into `{id}`, `{uuid}` and `{hash}`: `/users/{id}/orders/{uuid}`."""
+    segments = [_segment(segment) for segment in _path_of(uri).split("/") if segment]
+    return ("/" + "/".join(segments))[:MAX_ROUTE_CHARS]
+
+
+def duration_ms(request_time: datetime, response_time: datetime | None) -> float | None:
+    """Milliseconds from request to response; None without a response or when the
+    response came first (clocks of two machines)."""
+    if response_time is None:
+        return None
+    duration = (response_time - request_time) / timedelta(milliseconds=1)
+    return duration if duration >= 0 else None
+
+
+def capped_message(message: JSON | None) -> JSON | None:
+    """A request or response with its body cut to MAX_BODY_CHARS (then kept as text)."""
+    if message is None:
+        return None
+    body = message.get("body")
+    text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+    if len(text) <= MAX_BODY_CHARS:
+        return {**message, "truncated": False}
+    return {**message, "body": text[:MAX_BODY_CHARS], "truncated": True}
+
+
+def _model(call: NewApiCall) -> ApiCall:
+    data = {
+        "request": capped_message(call.data.get("request")) or {},
+        "response": capped_message(call.data.get("response")),
+    }
+    return ApiCall(
+        project_id=call.project_id,
+        request_time=call.request_time,
+        response_time=call.response_time,
+        duration_ms=duration_ms(call.request_time, call.response_time),
+        verb=call.verb.upper()[:16],
+        uri=call.uri[:MAX_URI_CHARS],
+        route=normalize_route(call.uri),
+        status=call.status,
+        ip_address=call.ip_address[:64],
+        user_id=call.user_id[:200],
+        company_id=call.company_id[:200],
+        session_token=call.session_token[:200],
+        trace_id=call.trace_id[:32],
+        transaction_id=call.transaction_id,
+        direction=call.direction[:16],
+        weight=call.weight,
+        api_version=call.api_version[:64],
+        tags=call.tags[:512],
+        metadata=call.metadata,
+        data=data,
+        received=call.received,
+    )
+
+
+def store_api_calls(*, calls: list[NewApiCall]) -> None:
+    """Store API calls in one bulk INSERT; a call whose (project, transaction id) is already
+    stored is a client's retry and is skipped."""
+    ApiCall.objects.bulk_create([_model(call) for call in calls], ignore_conflicts=True)
+
+
+def route_summaries(*, calls: QuerySet[ApiCall], limit: int = 100) -> list[JSON]:
+    """Per route and verb: count, failures (5xx or no response), p50 and p95 duration."""
+    return summarize(
+        calls, by={"route": "route", "verb": "verb"}, value="duration_ms", failed=FAILED,
+        limit=limit,
+    )  # fmt: skip
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=settings.API_CALL_ERROR_WINDOW_SECONDS)
+
+
+def errors_of_call(*, call: ApiCall, limit: int = 100) -> list[Event]:
+    """The project's error events sharing the call's trace id, or of the call's user
+    (`Event.user_key` `id:<user id>`) within API_CALL_ERROR_WINDOW_SECONDS of it."""
+    match = Q(pk__in=[])
+    if call.trace_id:
+        match |= Q(trace_id=call.trace_id)
+    if call.user_id:
+        window = _window()
+        match |= Q(
+            user_key=f"id:{call.user_id}"[:200],
+            timestamp__gte=call.request_time - window,
+            timestamp__lte=(call.response_time or call.request_time) + window,
+        )
+    events = Event.objects.for_project(call.project_id).filter(match)
+    return list(events.select_related("group").order_by("-timestamp", "-id")[:limit])
+
+
+def calls_of_event(*, event: Event) -> QuerySet[ApiCall]:
+    """The project's API calls around an error: same trace id, or the event's user (when the
+    event names one by id) within API_CALL_ERROR_WINDOW_SECONDS of it."""
+    match = Q(pk__in=[])
+    if event.trace_id:
+        match |= Q(trace_id=event.trace_id)
+    if event.user_key.startswith("id:"):
+        window = _window()
+        match |= Q(
+            user_id=event.user_key[3:],
+            request_time__gte=event.timestamp - window,
+            request_time__lte=event.timestamp + window,
+        )
+    return ApiCall.objects.for_project(event.project_id).filter(match)
