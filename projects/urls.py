@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from projects.api import monitors, releases
+from projects.api import monitors, releases, sessions
 from projects.api import projects as api
 
 ORG = "organizations/<str:organization_id_or_slug>"
@@ -48,6 +48,11 @@ urlpatterns = [
         f"{ORG}/releases/<str:version>/deploys/",
         releases.DeployListView.as_view(),
         name="api-0-deploy-list",
+    ),
+    path(
+        f"{ORG}/sessions/",
+        sessions.OrganizationSessionsView.as_view(),
+        name="api-0-organization-sessions",
     ),
     path(f"{ORG}/monitors/", monitors.MonitorListView.as_view(), name="api-0-monitor-list"),
     path(
