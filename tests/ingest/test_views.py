@@ -12,6 +12,7 @@ import zlib
 import brotli
 import pytest
 import zstandard
+from django.utils import timezone
 
 from ingest.digest import drain
 from ingest.models import OutcomeCounter, QueuedItem
@@ -273,7 +274,7 @@ def test_other_item_types_are_counted_not_queued(post_envelope, key):
     body = envelope_bytes(
         {},
         [
-            ({"type": "session"}, {"sid": str(uuid.uuid4()), "status": "ok"}),
+            ({"type": "profile"}, {"version": "1"}),
             ({"type": "client_report"}, {"discarded_events": []}),
             ({"type": "attachment", "filename": "a.txt"}, b"bytes"),
         ],
@@ -283,7 +284,23 @@ def test_other_item_types_are_counted_not_queued(post_envelope, key):
     accepted = dict(
         OutcomeCounter.objects.filter(outcome="accepted").values_list("category", "quantity")
     )
-    assert accepted == {"session": 1, "internal": 1, "attachment": 1}
+    assert accepted == {"profile": 1, "internal": 1, "attachment": 1}
+
+
+def test_sessions_and_checkins_are_queued_and_counted_when_digested(post_envelope, key):
+    session = {"sid": str(uuid.uuid4()), "init": True, "started": "2020-01-01T00:00:00Z"}
+    body = envelope_bytes(
+        {}, [({"type": "session"}, session), ({"type": "check_in"}, {"status": "ok"})]
+    )
+    assert_status(post_envelope(body), 200)
+    assert sorted(QueuedItem.objects.values_list("type", flat=True)) == ["check_in", "session"]
+    assert not OutcomeCounter.objects.exists()
+    drain()
+    invalid = OutcomeCounter.objects.filter(outcome="invalid")
+    assert dict(invalid.values_list("category", "reason")) == {
+        "session": "missing_release",
+        "monitor": "invalid_checkin",
+    }
 
 
 def test_duplicate_event_id_is_stored_and_counted_once(post_envelope, key):
@@ -490,7 +507,9 @@ class TestRateLimits:
         ProjectQuota.objects.create(
             project=key.project, category="session", count=1, window_seconds=60
         )
-        session = ({"type": "session"}, {"sid": str(uuid.uuid4())})
+        started = timezone.now().isoformat()
+        attrs = {"release": "web@1"}
+        session = ({"type": "session"}, {"sid": "a", "started": started, "attrs": attrs})
         assert_status(post_envelope(envelope_bytes({}, [session])), 200)
         event_id = uuid.uuid4().hex
         mixed = envelope_bytes(
@@ -499,7 +518,8 @@ class TestRateLimits:
         response = post_envelope(mixed)
         assert assert_status(response, 200) == {"id": event_id}
         assert response["X-Sentry-Rate-Limits"].endswith(":session:project")
-        assert list(QueuedItem.objects.values_list("type", flat=True)) == ["event"]
+        assert list(QueuedItem.objects.values_list("type", flat=True)) == ["session", "event"]
+        drain()
         counts = dict(
             OutcomeCounter.objects.filter(category="session").values_list("outcome", "quantity")
         )
