@@ -307,3 +307,62 @@ def query_sessions(*, query: SessionQuery) -> list[dict[str, Any]]:
         }
         groups += [_group(query, by, status, series, totals) for status in statuses]
     return groups
+
+
+def _percent(crashed: int, total: int) -> float | None:
+    return None if not total else round(100 * (1 - crashed / total), 4)
+
+
+def release_health(
+    *, project_ids: Iterable[int], versions: Iterable[str], now: datetime
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Sentry's `healthData` per (project id, release version): sessions, users, crash-free
+    percentages, all time and the last 24 hours. Two queries, whatever the number of pairs."""
+    day_ago = now - timedelta(hours=24)
+    where = {"project_id__in": list(project_ids), "release__in": list(versions)}
+    sessions = (
+        SessionAggregate.objects.filter(**where)
+        .values("project_id", "release")
+        .annotate(
+            **{f"sessions_{name}": Sum(name) for name in ("started", "errored", "crashed")},
+            started_24h=Sum("started", filter=Q(hour__gte=hour_of(day_ago))),
+        )
+    )
+    users = (
+        SessionUser.objects.filter(**where)
+        .values("project_id", "release")
+        .annotate(
+            users=Count("distinct_id", distinct=True),
+            crashed_users=Count("distinct_id", distinct=True, filter=Q(has_crashed=True)),
+            users_24h=Count("distinct_id", distinct=True, filter=Q(first_seen__gte=day_ago)),
+        )
+    )
+    health: dict[tuple[int, str], Counts] = {}
+    for row in [*sessions, *users]:
+        counts = health.setdefault((row["project_id"], row["release"]), {})
+        counts.update({name: value or 0 for name, value in row.items()})
+    return {key: _health_data(counts) for key, counts in health.items()}
+
+
+def _health_data(counts: dict[str, Any]) -> dict[str, Any]:
+    started, users = counts.get("sessions_started", 0), counts.get("users", 0)
+    crashed = counts.get("sessions_crashed", 0)
+    return {
+        "hasHealthData": started > 0,
+        "crashFreeSessions": _percent(crashed, started),
+        "crashFreeUsers": _percent(counts.get("crashed_users", 0), users),
+        "totalSessions": started,
+        "totalSessions24h": counts.get("started_24h", 0),
+        "sessionsCrashed": crashed,
+        "sessionsErrored": counts.get("sessions_errored", 0),
+        "totalUsers": users,
+        "totalUsers24h": counts.get("users_24h", 0),
+        # Not tracked: session durations, adoption against the project's other releases.
+        "durationP50": None,
+        "durationP90": None,
+        "adoption": None,
+        "sessionsAdoption": None,
+    }
+
+
+NO_HEALTH_DATA = _health_data({})

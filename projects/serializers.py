@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from organizations.serializers import letter_avatar
 from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
+from projects.health import NO_HEALTH_DATA
 from projects.models import (
     Deploy,
     Monitor,
@@ -245,10 +246,18 @@ class ReleaseSerializer(serializers.ModelSerializer):
                 "newGroups": link.new_groups,
                 "platform": link.project.platform,
                 "platforms": [link.project.platform] if link.project.platform else [],
-                "hasHealthData": False,
+                **self._health(link.project.pk, release.version),
             }
             for link in self._links(release)
         ]
+
+    def _health(self, project_id: int, version: str) -> dict[str, Any]:
+        """`hasHealthData`, and with `?health=1` (a `health` map in the context) `healthData`."""
+        health = self.context.get("health")
+        if health is None:
+            return {"hasHealthData": False}
+        data = health.get((project_id, version), NO_HEALTH_DATA)
+        return {"hasHealthData": data["hasHealthData"], "healthData": data}
 
     def get_versionInfo(self, release: Release) -> dict[str, Any]:
         package, _, version = release.version.rpartition("@")
