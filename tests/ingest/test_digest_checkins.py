@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from ingest.digest import drain
+from ingest.digest import drain, run_maintenance
 from ingest.envelope import parse_envelope
 from ingest.models import OutcomeCounter
 from ingest.services import accept_envelope
@@ -98,3 +100,16 @@ def test_bad_checkins_are_invalid_and_the_rest_is_stored(key, payload, reason):
     assert drain() == 2
     assert MonitorCheckIn.objects.count() == 1
     assert outcomes(key) == {("accepted", ""): 1, ("invalid", reason): 1}
+
+
+def test_run_maintenance_marks_overdue_and_hung_runs(key):
+    send(key, ("check_in", checkin(status="in_progress")))
+    long_ago = timezone.now() - timedelta(hours=2)
+    Monitor.objects.update(next_checkin=long_ago, next_checkin_latest=long_ago)
+    MonitorCheckIn.objects.update(timeout_at=long_ago)
+    run_maintenance()
+    statuses = sorted(MonitorCheckIn.objects.values_list("status", flat=True))
+    assert statuses == ["missed", "timeout"]
+    monitor = Monitor.objects.get()
+    assert monitor.status == "timeout"
+    assert monitor.next_checkin_latest > timezone.now()

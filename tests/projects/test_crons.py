@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from projects.crons import (
     CheckIn,
@@ -153,3 +155,19 @@ def test_in_progress_past_max_runtime_times_out():
     finished.refresh_from_db()
     assert (running.status, finished.status) == ("timeout", "ok")
     assert Monitor.objects.get().status == MonitorStatus.TIMEOUT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_detecting_at_once_write_one_missed_checkin():
+    MonitorFactory(next_checkin=T0, next_checkin_latest=T0)
+
+    def detect(_: int) -> int:
+        try:
+            return detect_missed_checkins(now=T0 + timedelta(hours=1))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(detect, range(8)))
+    assert sum(found) == 1
+    assert MonitorCheckIn.objects.filter(status="missed").count() == 1
