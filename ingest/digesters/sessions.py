@@ -4,7 +4,8 @@ Validation follows Relay (relay-event-schema `protocol/session.rs`, relay-server
 `processing/sessions`): a session needs `attrs.release` (Relay drops it otherwise), a known
 `status` and a `started` time; one that started more than SESSION_MAX_AGE ago, or stamped more
 than SESSION_MAX_FUTURE ahead of its arrival, is dropped as Relay's `timestamp` reason does
-(Relay defaults: `max_session_secs_in_past` 5 days, `max_secs_in_future` 60 s). Counts go to
+(Relay defaults: `max_session_secs_in_past` 5 days, `max_secs_in_future` 60 s), after the
+same clock-drift correction as events (the envelope's `sent_at`). Counts go to
 the hour in which the session started, as Relay's metrics extraction does, so a session's start
 and end land in the same bucket. The counting rule is in projects/health.py.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from groups import jsoncodec
 from ingest.digesters import Outcomes, digests
 from ingest.models import Outcome
-from ingest.normalize import parse_timestamp
+from ingest.normalize import MINIMUM_CLOCK_DRIFT, parse_timestamp
 from projects.health import SessionCounts, SessionUserSeen, hour_of, record_sessions
 
 if TYPE_CHECKING:
@@ -75,11 +77,29 @@ def _attributes(payload: Any) -> tuple[str, str]:
     return release, _text(payload["attrs"].get("environment"), ENVIRONMENT_MAX_LENGTH)
 
 
-def _moment(value: Any, received: datetime) -> datetime:
+@dataclass(frozen=True)
+class Clock:
+    """When the item arrived, and how far the sender's clock is off (Relay's correction)."""
+
+    received: datetime
+    drift: timedelta = timedelta(0)
+
+    @classmethod
+    def of(cls, row: QueuedItem) -> Clock:
+        sent_at = parse_timestamp((row.meta or {}).get("sent_at"))
+        drift = row.received - sent_at if sent_at is not None else timedelta(0)
+        return cls(row.received, drift if abs(drift) >= MINIMUM_CLOCK_DRIFT else timedelta(0))
+
+
+def _moment(value: Any, clock: Clock) -> datetime:
     moment = parse_timestamp(value)
     if moment is None:
         raise InvalidSession("invalid_session")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC) + clock.drift
+    except OverflowError:
+        raise InvalidSession("timestamp") from None
+    received = clock.received
     if moment < received - SESSION_MAX_AGE or moment > received + SESSION_MAX_FUTURE:
         raise InvalidSession("timestamp")
     return moment
@@ -100,15 +120,15 @@ def _terminal(status: str, errors: int) -> str | None:
     return None if status == "ok" else status
 
 
-def parse_session(payload: Any, *, project_id: int, received: datetime) -> Parsed:
+def parse_session(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
     """One session update: its counts and, with a `did`, its user."""
     release, environment = _attributes(payload)
     status = payload.get("status", "ok")
     if status not in STATUSES:
         raise InvalidSession("invalid_session")
-    started = _moment(payload.get("started"), received)
+    started = _moment(payload.get("started"), clock)
     if payload.get("timestamp") is not None:
-        _moment(payload["timestamp"], received)
+        _moment(payload["timestamp"], clock)
     init = payload.get("init", False)
     if not isinstance(init, bool):
         raise InvalidSession("invalid_session")
@@ -125,7 +145,7 @@ def parse_session(payload: Any, *, project_id: int, received: datetime) -> Parse
     return counts, users if did else []
 
 
-def parse_aggregates(payload: Any, *, project_id: int, received: datetime) -> Parsed:
+def parse_aggregates(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
     """Server-mode aggregates: each entry's sessions started and ended in its `started` hour."""
     release, environment = _attributes(payload)
     entries = payload.get("aggregates")
@@ -136,7 +156,7 @@ def parse_aggregates(payload: Any, *, project_id: int, received: datetime) -> Pa
     for entry in entries:
         if not isinstance(entry, dict):
             raise InvalidSession("invalid_session")
-        started = _moment(entry.get("started"), received)
+        started = _moment(entry.get("started"), clock)
         ended: Counter[str] = Counter()
         for name, counter in AGGREGATE_FIELDS.items():
             ended[counter] += _count(entry.get(name))
@@ -163,7 +183,7 @@ def digest_sessions(rows: list[QueuedItem], projects: Mapping[int, Project]) -> 
         try:
             payload = jsoncodec.loads(bytes(row.body))
             row_counts, row_users = _PARSERS[row.type](
-                payload, project_id=row.project_id, received=row.received
+                payload, project_id=row.project_id, clock=Clock.of(row)
             )
         except InvalidSession as exc:
             outcomes[row.project_id][("session", Outcome.INVALID, exc.reason)] += 1

@@ -142,3 +142,16 @@ def test_bad_items_are_invalid_and_the_rest_is_stored(key, item_type, payload, r
     send(key, (item_type, payload), ("session", session()))
     assert totals()["started"] == 1
     assert outcomes(key) == {("accepted", ""): 1, ("invalid", reason): 1}
+
+
+def test_a_drifting_clock_is_corrected_by_sent_at(key):
+    skewed = timezone.now() - timedelta(days=10)
+    body = envelope_bytes(
+        {"sent_at": iso(skewed)},
+        [({"type": "session"}, session(started=iso(skewed), timestamp=iso(skewed)))],
+    )
+    accept_envelope(key=key, envelope=parse_envelope(body), meta={})
+    drain()
+    row = SessionAggregate.objects.get()
+    assert timezone.now() - row.hour < timedelta(hours=1, minutes=1)
+    assert outcomes(key) == {("accepted", ""): 1}
