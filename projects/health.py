@@ -77,22 +77,30 @@ _COUNT_KEY = ("project_id", "release", "environment", "hour")
 _USER_KEY = ("project_id", "release", "environment", "distinct_id")
 
 
+# Bound on one statement's parameters: SQLite takes 32766, PostgreSQL 65535.
+MAX_STATEMENT_PARAMETERS = 30_000
+
+
 def _upsert(
     table: str, key: tuple[str, ...], columns: tuple[str, ...], updates: str, rows: list[list[Any]]
 ) -> None:
-    """INSERT … ON CONFLICT (key) DO UPDATE SET updates (`{t}` names the table in `updates`)."""
+    """INSERT … ON CONFLICT (key) DO UPDATE SET updates (`{t}` names the table in `updates`);
+    one statement per batch unless the batch is larger than a statement can carry."""
     if not rows:
         return
     quote = connection.ops.quote_name
     placeholders = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
-    sql = _UPSERT.format(
-        table=quote(table),
-        columns=", ".join(quote(name) for name in key + columns),
-        values=", ".join([placeholders] * len(rows)),
-        key=", ".join(quote(name) for name in key),
-    ) + updates.replace("{t}", quote(table))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+    per_statement = MAX_STATEMENT_PARAMETERS // len(rows[0])
+    for first in range(0, len(rows), per_statement):
+        chunk = rows[first : first + per_statement]
+        sql = _UPSERT.format(
+            table=quote(table),
+            columns=", ".join(quote(name) for name in key + columns),
+            values=", ".join([placeholders] * len(chunk)),
+            key=", ".join(quote(name) for name in key),
+        ) + updates.replace("{t}", quote(table))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for row in chunk for value in row])
 
 
 def _merged_counts(counts: Iterable[SessionCounts]) -> list[SessionCounts]:

@@ -130,6 +130,18 @@ class OrganizationSessionsView(OrganizationEndpoint):
     scope_map = {"GET": ("org:read", "org:write", "org:admin")}
 
     def get(self, request: Request, **kwargs: str) -> Response:
+        query = self.session_query(request)
+        return Response(
+            {
+                "start": _iso(query.start),
+                "end": _iso(query.end),
+                "intervals": [_iso(point) for point in query.intervals],
+                "groups": query_sessions(query=query),
+                "query": request.query_params.get("query", ""),
+            }
+        )
+
+    def session_query(self, request: Request) -> SessionQuery:
         params = request.query_params
         fields, group_by = _fields(request)
         step = INTERVALS.get(params.get("interval") or "1h")
@@ -137,11 +149,9 @@ class OrganizationSessionsView(OrganizationEndpoint):
             raise ParseError("Invalid interval: use 1h or 1d")
         start, end = _range(request, step)
         search = _search(params.get("query", ""))
-        projects = list(
-            Project.objects.for_organization(self.organization).values_list("pk", flat=True)
-        )
-        query = SessionQuery(
-            project_ids=_project_ids(request, projects),
+        projects = Project.objects.for_organization(self.organization)
+        return SessionQuery(
+            project_ids=_project_ids(request, list(projects.values_list("pk", flat=True))),
             start=start,
             end=end,
             step=step,
@@ -149,13 +159,4 @@ class OrganizationSessionsView(OrganizationEndpoint):
             group_by=group_by,
             environments=params.getlist("environment") + search["environments"],
             releases=search["releases"],
-        )
-        return Response(
-            {
-                "start": _iso(start),
-                "end": _iso(end),
-                "intervals": [_iso(point) for point in query.intervals],
-                "groups": query_sessions(query=query),
-                "query": params.get("query", ""),
-            }
         )
