@@ -3,6 +3,7 @@
 Mirrors Sentry's monitors consumer (src/sentry/monitors/consumers/monitor_consumer.py):
 - a check-in for an unknown slug creates the monitor only when it carries `monitor_config`;
   otherwise it is dropped (`monitor_not_found`); a config given later replaces the stored one;
+  a check-in of a monitor turned off (`is_active`, in the admin) is dropped (`monitor_disabled`);
 - a check-in whose `check_in_id` exists updates that row while it is `in_progress` (its
   duration, status); a finished one is not changed again (`checkin_finished`);
 - every check-in moves the schedule on: `next_checkin` is the first scheduled moment after the
@@ -152,6 +153,13 @@ def _monitor_for(checkin: CheckIn) -> Monitor:
     return monitor
 
 
+def _active_monitor_for(checkin: CheckIn) -> Monitor:
+    monitor = _monitor_for(checkin)
+    if not monitor.is_active:
+        raise CheckInRejectedError("monitor_disabled")
+    return monitor
+
+
 def _finish(row: MonitorCheckIn, checkin: CheckIn) -> None:
     if row.status != CheckInStatus.IN_PROGRESS:
         raise CheckInRejectedError("checkin_finished")
@@ -184,7 +192,7 @@ def _new_row(monitor: Monitor, checkin: CheckIn) -> MonitorCheckIn:
 @transaction.atomic
 def record_checkin(*, checkin: CheckIn) -> MonitorCheckIn:
     """Store one check-in and move its monitor's status and schedule on."""
-    monitor = _monitor_for(checkin)
+    monitor = _active_monitor_for(checkin)
     row = MonitorCheckIn.objects.filter(monitor=monitor, check_in_id=checkin.check_in_id).first()
     if row is None:
         row = _new_row(monitor, checkin)

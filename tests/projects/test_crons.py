@@ -171,3 +171,10 @@ def test_workers_detecting_at_once_write_one_missed_checkin():
         found = list(pool.map(detect, range(8)))
     assert sum(found) == 1
     assert MonitorCheckIn.objects.filter(status="missed").count() == 1
+
+
+def test_checkins_of_a_disabled_monitor_are_rejected():
+    monitor = MonitorFactory(slug="nightly", is_active=False)
+    with pytest.raises(CheckInRejectedError, match="monitor_disabled"):
+        record_checkin(checkin=checkin(monitor.project))
+    assert not MonitorCheckIn.objects.exists()
