@@ -20,6 +20,7 @@ from ingest.normalize import NEEDS_CLEANING, InvalidEvent, clean_json, normalize
 from ingest.ratelimits import prune_windows
 from ingest.scrubbing import Scrubber, project_scrubber, scrub_event
 from ingest.services import record_outcomes
+from projects.crons import detect_missed_checkins, detect_timeouts
 from projects.models import Project
 from projects.services import record_releases
 
@@ -151,8 +152,14 @@ def drain(*, batch_size: int = 500) -> int:
 
 def run_maintenance() -> None:
     """Periodic work of the digest workers: issues whose ignore window passed are reopened,
-    week-old new issues become ongoing, and spent rate-limit windows are forgotten."""
-    changed = maintain_issues(now=timezone.now())
+    week-old new issues become ongoing, spent rate-limit windows are forgotten, and cron
+    monitors overdue or running too long are marked missed or timed out."""
+    now = timezone.now()
+    changed = maintain_issues(now=now)
     pruned = prune_windows()
-    if any(changed.values()) or pruned:
-        logger.info("maintenance", extra={**changed, "rate_limit_windows_pruned": pruned})
+    crons = {
+        "checkins_missed": detect_missed_checkins(now=now),
+        "checkins_timed_out": detect_timeouts(now=now),
+    }
+    if any(changed.values()) or pruned or any(crons.values()):
+        logger.info("maintenance", extra={**changed, **crons, "rate_limit_windows_pruned": pruned})

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from projects import services
-from projects.models import Project, ProjectKey, ProjectQuota
+from projects.models import Monitor, MonitorCheckIn, Project, ProjectKey, ProjectQuota
 
 
 def copyable(value: str) -> str:
@@ -186,3 +186,40 @@ class ProjectKeyAdmin(admin.ModelAdmin):
                 format_html("{}: new DSN {}", key.project, new_key.dsn),
                 messages.SUCCESS,
             )
+
+
+class MonitorCheckInInline(admin.TabularInline):
+    model = MonitorCheckIn
+    fields = ["date_added", "status", "duration_ms", "environment", "expected_time"]
+    readonly_fields = fields
+    ordering = ["-date_added", "-id"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
+@admin.register(Monitor)
+class MonitorAdmin(admin.ModelAdmin):
+    """Cron monitors are made by check-ins; here they can be renamed or turned off."""
+
+    list_display = ["slug", "project", "status", "is_active", "last_checkin", "next_checkin"]
+    list_filter = ["status", "is_active", "project__organization"]
+    search_fields = ["slug", "name", "project__slug"]
+    list_select_related = ["project__organization"]
+    fields = [
+        "project",
+        "slug",
+        "name",
+        "is_active",
+        "status",
+        "config",
+        "last_checkin",
+        "next_checkin",
+        "next_checkin_latest",
+        "date_added",
+    ]
+    readonly_fields = [name for name in fields if name not in ("name", "is_active")]
+    inlines = [MonitorCheckInInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

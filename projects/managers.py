@@ -16,3 +16,13 @@ class ProjectKeyQuerySet(models.QuerySet):
 
     def for_project(self, project: object) -> ProjectKeyQuerySet:
         return self.filter(project=project)
+
+
+class MonitorQuerySet(models.QuerySet):
+    def for_organization(self, organization: object) -> MonitorQuerySet:
+        return self.filter(project__organization=organization)
+
+
+class MonitorCheckInQuerySet(models.QuerySet):
+    def for_monitor(self, monitor: object) -> MonitorCheckInQuerySet:
+        return self.filter(monitor=monitor)

@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from organizations.models import Organization, Team
 from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
-from projects.managers import ProjectKeyQuerySet, ProjectQuerySet
+from projects.managers import (
+    MonitorCheckInQuerySet,
+    MonitorQuerySet,
+    ProjectKeyQuerySet,
+    ProjectQuerySet,
+)
 
 
 class Project(models.Model):
@@ -275,6 +280,8 @@ class Monitor(models.Model):
     next_checkin_latest = models.DateTimeField(null=True, blank=True)
     date_added = models.DateTimeField(default=timezone.now)
 
+    objects = MonitorQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "slug"], name="projects_monitor_unique")
@@ -311,6 +318,8 @@ class MonitorCheckIn(models.Model):
     timeout_at = models.DateTimeField(null=True, blank=True)
     date_added = models.DateTimeField(default=timezone.now)
     date_updated = models.DateTimeField(default=timezone.now)
+
+    objects = MonitorCheckInQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -9,7 +9,16 @@ from rest_framework import serializers
 
 from organizations.serializers import letter_avatar
 from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
-from projects.models import Deploy, Project, ProjectKey, Release, ReleaseProject
+from projects.health import NO_HEALTH_DATA
+from projects.models import (
+    Deploy,
+    Monitor,
+    MonitorCheckIn,
+    Project,
+    ProjectKey,
+    Release,
+    ReleaseProject,
+)
 
 
 def _team(team: Any) -> dict[str, str]:
@@ -237,10 +246,18 @@ class ReleaseSerializer(serializers.ModelSerializer):
                 "newGroups": link.new_groups,
                 "platform": link.project.platform,
                 "platforms": [link.project.platform] if link.project.platform else [],
-                "hasHealthData": False,
+                **self._health(link.project.pk, release.version),
             }
             for link in self._links(release)
         ]
+
+    def _health(self, project_id: int, version: str) -> dict[str, Any]:
+        """`hasHealthData`, and with `?health=1` (a `health` map in the context) `healthData`."""
+        health = self.context.get("health")
+        if health is None:
+            return {"hasHealthData": False}
+        data = health.get((project_id, version), NO_HEALTH_DATA)
+        return {"hasHealthData": data["hasHealthData"], "healthData": data}
 
     def get_versionInfo(self, release: Release) -> dict[str, Any]:
         package, _, version = release.version.rpartition("@")
@@ -303,3 +320,76 @@ class DeployInputSerializer(serializers.Serializer):
     dateStarted = serializers.DateTimeField(required=False, allow_null=True)
     dateFinished = serializers.DateTimeField(required=False, allow_null=True)
     projects = serializers.ListField(child=serializers.JSONField(), required=False)
+
+
+def _monitor_config(config: dict[str, Any]) -> dict[str, Any]:
+    keys = ("schedule_type", "schedule", "checkin_margin", "max_runtime", "timezone")
+    return {key: config.get(key) for key in keys}
+
+
+class MonitorSerializer(serializers.ModelSerializer):
+    """Sentry's cron monitor shape (with the schedule fields of its monitor environment)."""
+
+    id = serializers.CharField(read_only=True)
+    type = serializers.CharField(default="cron_job", read_only=True)
+    isMuted = serializers.BooleanField(default=False, read_only=True)
+    config = serializers.SerializerMethodField()
+    dateCreated = serializers.DateTimeField(source="date_added", read_only=True)
+    project = serializers.SerializerMethodField()
+    lastCheckIn = serializers.DateTimeField(source="last_checkin", read_only=True)
+    nextCheckIn = serializers.DateTimeField(source="next_checkin", read_only=True)
+    nextCheckInLatest = serializers.DateTimeField(source="next_checkin_latest", read_only=True)
+
+    class Meta:
+        model = Monitor
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "status",
+            "type",
+            "isMuted",
+            "config",
+            "dateCreated",
+            "project",
+            "lastCheckIn",
+            "nextCheckIn",
+            "nextCheckInLatest",
+        ]
+
+    def get_config(self, monitor: Monitor) -> dict[str, Any]:
+        return _monitor_config(monitor.config)
+
+    def get_project(self, monitor: Monitor) -> dict[str, str]:
+        project = monitor.project
+        return {
+            "id": str(project.pk),
+            "slug": project.slug,
+            "name": project.name,
+            "platform": project.platform,
+        }
+
+
+class MonitorCheckInSerializer(serializers.ModelSerializer):
+    """Sentry's check-in shape: `id` is the SDK's check_in_id, `duration` in milliseconds."""
+
+    id = serializers.UUIDField(source="check_in_id", read_only=True)
+    duration = serializers.SerializerMethodField()
+    dateCreated = serializers.DateTimeField(source="date_added", read_only=True)
+    dateUpdated = serializers.DateTimeField(source="date_updated", read_only=True)
+    expectedTime = serializers.DateTimeField(source="expected_time", read_only=True)
+
+    class Meta:
+        model = MonitorCheckIn
+        fields = [
+            "id",
+            "status",
+            "duration",
+            "environment",
+            "dateCreated",
+            "dateUpdated",
+            "expectedTime",
+        ]
+
+    def get_duration(self, checkin: MonitorCheckIn) -> int | None:
+        return None if checkin.duration_ms is None else round(checkin.duration_ms)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from projects.api import monitors, releases, sessions
 from projects.api import projects as api
-from projects.api import releases
 
 ORG = "organizations/<str:organization_id_or_slug>"
 PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
@@ -48,5 +48,21 @@ urlpatterns = [
         f"{ORG}/releases/<str:version>/deploys/",
         releases.DeployListView.as_view(),
         name="api-0-deploy-list",
+    ),
+    path(
+        f"{ORG}/sessions/",
+        sessions.OrganizationSessionsView.as_view(),
+        name="api-0-organization-sessions",
+    ),
+    path(f"{ORG}/monitors/", monitors.MonitorListView.as_view(), name="api-0-monitor-list"),
+    path(
+        f"{ORG}/monitors/<str:monitor_id_or_slug>/",
+        monitors.MonitorDetailView.as_view(),
+        name="api-0-monitor-detail",
+    ),
+    path(
+        f"{ORG}/monitors/<str:monitor_id_or_slug>/checkins/",
+        monitors.MonitorCheckInListView.as_view(),
+        name="api-0-monitor-checkin-list",
     ),
 ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -16,6 +19,7 @@ from organizations.validators import is_number
 from projects import services
 from projects.api.projects import ProjectEndpoint
 from projects.exceptions import UnknownProjectError
+from projects.health import release_health
 from projects.models import Deploy, Release, ReleaseProject
 from projects.serializers import (
     DeployInputSerializer,
@@ -45,7 +49,25 @@ def _unknown_projects(exc: UnknownProjectError) -> ValidationError:
     return ValidationError({"projects": [str(exc)]})
 
 
-class OrganizationReleaseListView(OrganizationEndpoint, generics.ListAPIView):
+class ReleaseHealthMixin:
+    """With `?health=1`, releases are serialized with Sentry's `healthData` per project,
+    looked up once for all the releases serialized."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> ReleaseSerializer:
+        if args and self.request.query_params.get("health") == "1":
+            rows = list(args[0]) if kwargs.get("many") else [args[0]]
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            context["health"] = release_health(
+                project_ids={
+                    link.project_id for row in rows for link in row.releaseproject_set.all()
+                },
+                versions={row.version for row in rows},
+                now=timezone.now(),
+            )
+        return super().get_serializer(*args, **kwargs)
+
+
+class OrganizationReleaseListView(ReleaseHealthMixin, OrganizationEndpoint, generics.ListAPIView):
     """The organization's releases; POST creates one (201) or reports it exists (208)."""
 
     scope_map = RELEASE_SCOPES
@@ -96,11 +118,11 @@ class ReleaseEndpoint(OrganizationEndpoint):
         )
 
 
-class ReleaseDetailView(ReleaseEndpoint):
+class ReleaseDetailView(ReleaseHealthMixin, ReleaseEndpoint):
     """One release: GET, PUT (finalize with dateReleased, add projects, ref, url), DELETE."""
 
     def get(self, request: Request, **kwargs: str) -> Response:
-        return Response(ReleaseSerializer(self.get_release()).data)
+        return Response(self.get_serializer(self.get_release()).data)
 
     @extend_schema(request=ReleaseInputSerializer)
     def put(self, request: Request, **kwargs: str) -> Response:
@@ -122,7 +144,7 @@ class ReleaseDetailView(ReleaseEndpoint):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProjectReleaseListView(ProjectEndpoint, generics.ListAPIView):
+class ProjectReleaseListView(ReleaseHealthMixin, ProjectEndpoint, generics.ListAPIView):
     """The project's releases (sentry-cli `releases list -p`)."""
 
     scope_map = RELEASE_SCOPES

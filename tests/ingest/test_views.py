@@ -13,6 +13,7 @@ import brotli
 import pytest
 import zstandard
 from django.conf import settings
+from django.utils import timezone
 
 from ingest.digest import drain
 from ingest.models import OutcomeCounter, QueuedItem
@@ -311,6 +312,22 @@ def test_stored_types_are_queued_for_the_digest(post_envelope, key):
     ]
 
 
+def test_sessions_and_checkins_are_queued_and_counted_when_digested(post_envelope, key):
+    session = {"sid": str(uuid.uuid4()), "init": True, "started": "2020-01-01T00:00:00Z"}
+    body = envelope_bytes(
+        {}, [({"type": "session"}, session), ({"type": "check_in"}, {"status": "ok"})]
+    )
+    assert_status(post_envelope(body), 200)
+    assert sorted(QueuedItem.objects.values_list("type", flat=True)) == ["check_in", "session"]
+    assert not OutcomeCounter.objects.exists()
+    drain()
+    invalid = OutcomeCounter.objects.filter(outcome="invalid")
+    assert dict(invalid.values_list("category", "reason")) == {
+        "session": "missing_release",
+        "monitor": "invalid_checkin",
+    }
+
+
 def test_duplicate_event_id_is_stored_and_counted_once(post_envelope, key):
     event_id = uuid.uuid4().hex
     for _ in range(3):
@@ -515,7 +532,9 @@ class TestRateLimits:
         ProjectQuota.objects.create(
             project=key.project, category="session", count=1, window_seconds=60
         )
-        session = ({"type": "session"}, {"sid": str(uuid.uuid4())})
+        started = timezone.now().isoformat()
+        attrs = {"release": "web@1"}
+        session = ({"type": "session"}, {"sid": "a", "started": started, "attrs": attrs})
         assert_status(post_envelope(envelope_bytes({}, [session])), 200)
         drain()
         event_id = uuid.uuid4().hex
@@ -527,8 +546,11 @@ class TestRateLimits:
         quota_limit = response["X-Sentry-Rate-Limits"].split(", ")[0]
         assert quota_limit.endswith(":session:project")
         assert list(QueuedItem.objects.values_list("type", flat=True)) == ["event"]
-        limited = OutcomeCounter.objects.get(category="session", outcome="rate_limited")
-        assert limited.quantity == 1
+        drain()
+        counts = dict(
+            OutcomeCounter.objects.filter(category="session").values_list("outcome", "quantity")
+        )
+        assert counts == {"accepted": 1, "rate_limited": 1}
 
     def test_backlog_bound_answers_429(self, post_envelope, settings, monkeypatch):
         from ingest import services

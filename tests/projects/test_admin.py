@@ -99,3 +99,29 @@ def test_rotate_action_shows_new_dsn(admin_client, project):
     new = ProjectKey.objects.get(project=project, is_active=True)
     assert new != old
     assert new.dsn.encode() in response.content
+
+
+def test_monitor_pages_render_and_turning_one_off(admin_client):
+    from tests.projects.factories import MonitorCheckInFactory
+
+    checkin = MonitorCheckInFactory()
+    monitor = checkin.monitor
+    assert admin_client.get(reverse("admin:projects_monitor_changelist")).status_code == 200
+    page = admin_client.get(reverse("admin:projects_monitor_change", args=[monitor.pk]))
+    assert page.status_code == 200, page.content[:500]
+    assert b"*/5 * * * *" in page.content
+    response = admin_client.post(
+        reverse("admin:projects_monitor_change", args=[monitor.pk]),
+        {
+            "name": "Nightly",
+            "checkins-TOTAL_FORMS": "1",
+            "checkins-INITIAL_FORMS": "1",
+            "checkins-MIN_NUM_FORMS": "0",
+            "checkins-MAX_NUM_FORMS": "0",
+            "checkins-0-id": str(checkin.pk),
+            "checkins-0-monitor": str(monitor.pk),
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    monitor.refresh_from_db()
+    assert (monitor.name, monitor.is_active) == ("Nightly", False)

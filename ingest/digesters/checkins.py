@@ -1,0 +1,108 @@
+"""Cron monitors: `check_in` items (relay-monitors `CheckIn`) become monitor check-ins.
+
+The payload is validated here (types, lengths, status, the schedule) and handed to
+projects.crons, which upserts the monitor and the check-in; an unusable one is counted as an
+invalid `monitor` outcome with the reason Sentry's monitors consumer would give.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.utils.text import slugify
+
+from groups import jsoncodec
+from ingest.digesters import Outcomes, digests
+from ingest.models import Outcome
+from projects.crons import CHECKIN_STATUSES, CheckIn, clean_config, record_checkin
+from projects.exceptions import CheckInRejectedError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ingest.models import QueuedItem
+    from projects.models import Project
+
+# Sentry slugifies `monitor_slug` and cuts it to its default slug length.
+MONITOR_SLUG_MAX_LENGTH = 50
+# Sentry files check-ins without an environment under "production".
+DEFAULT_ENVIRONMENT = "production"
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _text(payload: dict[str, Any], name: str, limit: int) -> str:
+    value = payload.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise CheckInRejectedError("invalid_checkin")
+    return value.strip()[:limit]
+
+
+def _duration_ms(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise CheckInRejectedError("invalid_checkin")
+    return float(value) * 1000
+
+
+def _trace_id(payload: dict[str, Any]) -> str:
+    contexts = payload.get("contexts")
+    trace = contexts.get("trace") if isinstance(contexts, dict) else None
+    trace_id = trace.get("trace_id") if isinstance(trace, dict) else None
+    if isinstance(trace_id, str) and _TRACE_ID.match(trace_id.replace("-", "").lower()):
+        return trace_id.replace("-", "").lower()
+    return ""
+
+
+def _check_in_id(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        raise CheckInRejectedError("invalid_checkin") from None
+
+
+def parse_checkin(payload: Any, *, project_id: int, received: datetime) -> CheckIn:
+    """A check-in item as the clean values projects.crons stores, or rejected."""
+    if not isinstance(payload, dict):
+        raise CheckInRejectedError("invalid_checkin")
+    slug = slugify(_text(payload, "monitor_slug", 1000))[:MONITOR_SLUG_MAX_LENGTH].strip("-")
+    status = payload.get("status")
+    if not slug or status not in CHECKIN_STATUSES:
+        raise CheckInRejectedError("invalid_checkin")
+    config = payload.get("monitor_config")
+    return CheckIn(
+        project_id=project_id,
+        monitor_slug=slug,
+        check_in_id=_check_in_id(payload.get("check_in_id")),
+        status=status,
+        received=received,
+        duration_ms=_duration_ms(payload.get("duration")),
+        environment=_text(payload, "environment", 64) or DEFAULT_ENVIRONMENT,
+        release=_text(payload, "release", 200),
+        trace_id=_trace_id(payload),
+        config=None if config is None else clean_config(config),
+    )
+
+
+@digests("check_in")
+def digest_checkins(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
+    outcomes: Outcomes = defaultdict(Counter)
+    for row in rows:
+        try:
+            payload = jsoncodec.loads(bytes(row.body))
+            checkin = parse_checkin(payload, project_id=row.project_id, received=row.received)
+            record_checkin(checkin=checkin)
+        except CheckInRejectedError as exc:
+            outcomes[row.project_id][("monitor", Outcome.INVALID, exc.reason)] += 1
+            continue
+        except (ValueError, RecursionError):
+            outcomes[row.project_id][("monitor", Outcome.INVALID, "invalid_json")] += 1
+            continue
+        outcomes[row.project_id][("monitor", Outcome.ACCEPTED, "")] += 1
+    return outcomes

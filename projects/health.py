@@ -1,0 +1,376 @@
+"""Release health: session counts per release, environment and hour, and distinct users.
+
+Counting rule (Sentry's release health, as Relay extracts it from session updates):
+- `started` += 1 for an update with `init: true` (the session's first update);
+- a terminal update counts once in exactly one of: `errored` (status `errored`, or `exited`
+  with errors > 0), `crashed`, `abnormal`, `exited` (status `exited` with no errors);
+- `ok` updates after the first count nothing more.
+Healthy sessions are then `started - errored - crashed - abnormal`, crash-free sessions
+`1 - crashed / started`. Users are distinct `did`s per release and environment, and a user is
+crashed once any of their sessions crashed. Users are kept per release and environment, not
+per hour: the sessions API counts a user in the interval of their first session there, and
+tracks crashed users only (errored and abnormal users are not told apart from healthy ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Trunc
+
+from projects.models import SessionAggregate, SessionUser
+
+COUNTERS = ("started", "exited", "errored", "crashed", "abnormal")
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """What one session update or aggregate adds to its release's hour."""
+
+    project_id: int
+    release: str
+    environment: str
+    hour: datetime
+    started: int = 0
+    exited: int = 0
+    errored: int = 0
+    crashed: int = 0
+    abnormal: int = 0
+
+    @property
+    def key(self) -> tuple[int, str, str, datetime]:
+        return (self.project_id, self.release, self.environment, self.hour)
+
+    def __add__(self, other: SessionCounts) -> SessionCounts:
+        return replace(
+            self, **{name: getattr(self, name) + getattr(other, name) for name in COUNTERS}
+        )
+
+
+@dataclass(frozen=True)
+class SessionUserSeen:
+    """A distinct user (`did`) seen in a release and environment."""
+
+    project_id: int
+    release: str
+    environment: str
+    distinct_id: str
+    seen: datetime
+    has_crashed: bool = field(default=False)
+
+    @property
+    def key(self) -> tuple[int, str, str, str]:
+        return (self.project_id, self.release, self.environment, self.distinct_id)
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+_UPSERT = "INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT ({key}) DO UPDATE SET "
+_COUNT_KEY = ("project_id", "release", "environment", "hour")
+_USER_KEY = ("project_id", "release", "environment", "distinct_id")
+
+
+# Bound on one statement's parameters: SQLite takes 32766, PostgreSQL 65535.
+MAX_STATEMENT_PARAMETERS = 30_000
+
+
+def _upsert(
+    table: str, key: tuple[str, ...], columns: tuple[str, ...], updates: str, rows: list[list[Any]]
+) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE SET updates (`{t}` names the table in `updates`);
+    one statement per batch unless the batch is larger than a statement can carry."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    placeholders = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
+    per_statement = MAX_STATEMENT_PARAMETERS // len(rows[0])
+    for first in range(0, len(rows), per_statement):
+        chunk = rows[first : first + per_statement]
+        sql = _UPSERT.format(
+            table=quote(table),
+            columns=", ".join(quote(name) for name in key + columns),
+            values=", ".join([placeholders] * len(chunk)),
+            key=", ".join(quote(name) for name in key),
+        ) + updates.replace("{t}", quote(table))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for row in chunk for value in row])
+
+
+def _merged_counts(counts: Iterable[SessionCounts]) -> list[SessionCounts]:
+    # One row per key: PostgreSQL refuses to update the same row twice in one statement.
+    merged: dict[tuple, SessionCounts] = {}
+    for count in counts:
+        merged[count.key] = merged[count.key] + count if count.key in merged else count
+    return list(merged.values())
+
+
+def _merged_users(users: Iterable[SessionUserSeen]) -> list[SessionUserSeen]:
+    merged: dict[tuple, SessionUserSeen] = {}
+    for user in users:
+        known = merged.get(user.key)
+        if known is not None:
+            user = replace(
+                known,
+                seen=min(known.seen, user.seen),
+                has_crashed=known.has_crashed or user.has_crashed,
+            )
+        merged[user.key] = user
+    return list(merged.values())
+
+
+def record_sessions(
+    *, counts: Iterable[SessionCounts], users: Iterable[SessionUserSeen] = ()
+) -> None:
+    """Add session counts and distinct users, one upsert statement for each table."""
+    adapt = connection.ops.adapt_datetimefield_value
+    _upsert(
+        SessionAggregate._meta.db_table,
+        _COUNT_KEY,
+        COUNTERS,
+        ", ".join(f"{name} = {{t}}.{name} + excluded.{name}" for name in COUNTERS),
+        [
+            [c.project_id, c.release, c.environment, adapt(c.hour)]
+            + [getattr(c, name) for name in COUNTERS]
+            for c in _merged_counts(counts)
+        ],
+    )
+    _upsert(
+        SessionUser._meta.db_table,
+        _USER_KEY,
+        ("first_seen", "has_crashed"),
+        "has_crashed = ({t}.has_crashed OR excluded.has_crashed)",
+        [
+            [u.project_id, u.release, u.environment, u.distinct_id, adapt(u.seen), u.has_crashed]
+            for u in _merged_users(users)
+        ],
+    )
+
+
+STATUSES = ("healthy", "errored", "crashed", "abnormal")
+FIELDS = (
+    "sum(session)",
+    "count_unique(user)",
+    "crash_free_rate(session)",
+    "crash_free_rate(user)",
+    "crash_rate(session)",
+    "crash_rate(user)",
+)
+# What groupBy names select on: the stored columns (session.status is computed).
+GROUP_COLUMNS = {"project": "project_id", "release": "release", "environment": "environment"}
+Counts = dict[str, int]
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """A release health query: Sentry's sessions API parameters, parsed and aligned."""
+
+    project_ids: list[int]
+    start: datetime
+    end: datetime
+    step: timedelta
+    fields: list[str]
+    group_by: list[str]
+    environments: list[str] = field(default_factory=list)
+    releases: list[str] = field(default_factory=list)
+
+    @property
+    def intervals(self) -> list[datetime]:
+        count = (self.end - self.start) // self.step
+        return [self.start + index * self.step for index in range(count)]
+
+    @property
+    def columns(self) -> list[str]:
+        return [GROUP_COLUMNS[name] for name in self.group_by if name in GROUP_COLUMNS]
+
+    def index(self, moment: datetime) -> int:
+        return (moment.astimezone(UTC) - self.start) // self.step
+
+    def narrow(self, rows: QuerySet, moment: str) -> QuerySet:
+        rows = rows.filter(
+            project_id__in=self.project_ids,
+            **{f"{moment}__gte": self.start, f"{moment}__lt": self.end},
+        )
+        if self.environments:
+            rows = rows.filter(environment__in=self.environments)
+        if self.releases:
+            rows = rows.filter(release__in=self.releases)
+        return rows
+
+
+def _session_series(query: SessionQuery) -> dict[tuple, dict[str, list[int]]]:
+    """Per group (of the stored columns), each counter per interval."""
+    size = len(query.intervals)
+    groups: dict[tuple, dict[str, list[int]]] = {}
+    rows = (
+        query.narrow(SessionAggregate.objects.all(), "hour")
+        .values(*query.columns, "hour")
+        .annotate(**{f"total_{name}": Sum(name) for name in COUNTERS})
+    )
+    for row in rows:
+        key = tuple(row[column] for column in query.columns)
+        series = groups.setdefault(key, {name: [0] * size for name in COUNTERS})
+        for name in COUNTERS:
+            series[name][query.index(row["hour"])] += row[f"total_{name}"]
+    return groups
+
+
+def _user_counts(query: SessionQuery, rows: QuerySet, *extra: str) -> list[dict[str, Any]]:
+    """Distinct and crashed users of `rows`, per group (and `extra` columns)."""
+    counts = {
+        "users": Count("distinct_id", distinct=True),
+        "crashed_users": Count("distinct_id", distinct=True, filter=Q(has_crashed=True)),
+    }
+    if not query.columns and not extra:
+        return [rows.aggregate(**counts)]
+    return list(rows.values(*query.columns, *extra).annotate(**counts))
+
+
+def _user_series(query: SessionQuery) -> tuple[dict, dict[tuple, Counts]]:
+    """Distinct users per group and interval (counted in the interval of their first
+    session), and per group over the whole range."""
+    size = len(query.intervals)
+    users = query.narrow(SessionUser.objects.all(), "first_seen")
+    kind = "day" if query.step >= timedelta(days=1) else "hour"
+    series: dict[tuple, dict[str, list[int]]] = {}
+    buckets = users.annotate(bucket=Trunc("first_seen", kind, tzinfo=UTC))
+    for row in _user_counts(query, buckets, "bucket"):
+        key = tuple(row[column] for column in query.columns)
+        values = series.setdefault(key, {"users": [0] * size, "crashed_users": [0] * size})
+        for name in ("users", "crashed_users"):
+            values[name][query.index(row["bucket"])] += row[name]
+    totals = {
+        tuple(row[column] for column in query.columns): {
+            "users": row["users"],
+            "crashed_users": row["crashed_users"],
+        }
+        for row in _user_counts(query, users)
+    }
+    return series, totals
+
+
+def _value(name: str, status: str | None, counts: Counts) -> int | float | None:
+    kind = "user" if name.endswith("(user)") else "session"
+    total = counts["users"] if kind == "user" else counts["started"]
+    crashed = counts["crashed_users"] if kind == "user" else counts["crashed"]
+    if name.startswith("crash_free_rate"):
+        return None if not total else 1 - crashed / total
+    if name.startswith("crash_rate"):
+        return None if not total else crashed / total
+    if status is None:
+        return total
+    if status == "healthy":
+        unhealthy = crashed if kind == "user" else crashed + counts["errored"] + counts["abnormal"]
+        return max(total - unhealthy, 0)
+    if status == "crashed":
+        return crashed
+    # Errored and abnormal users are not tracked, only crashed ones.
+    return 0 if kind == "user" else counts[status]
+
+
+def _group(
+    query: SessionQuery,
+    by: dict[str, Any],
+    status: str | None,
+    series: dict[str, list[int]],
+    totals: Counts,
+) -> dict[str, Any]:
+    size = len(query.intervals)
+    points = [{name: values[index] for name, values in series.items()} for index in range(size)]
+    if status is not None:
+        by = {**by, "session.status": status}
+    return {
+        "by": by,
+        "totals": {name: _value(name, status, totals) for name in query.fields},
+        "series": {name: [_value(name, status, p) for p in points] for name in query.fields},
+    }
+
+
+def query_sessions(*, query: SessionQuery) -> list[dict[str, Any]]:
+    """Sentry's sessions API groups: `by`, `totals` and `series` of each requested field."""
+    sessions = _session_series(query)
+    wants_users = any(name.endswith("(user)") for name in query.fields)
+    users, user_totals = _user_series(query) if wants_users else ({}, {})
+    keys = sorted(set(sessions) | set(users), key=str) or ([()] if not query.columns else [])
+    statuses = STATUSES if "session.status" in query.group_by else (None,)
+    zeros = [0] * len(query.intervals)
+    groups = []
+    for key in keys:
+        series = {name: zeros for name in (*COUNTERS, "users", "crashed_users")}
+        series.update(sessions.get(key, {}))
+        series.update(users.get(key, {}))
+        totals = {name: sum(values) for name, values in series.items()}
+        # Users are distinct over the whole range, not a sum of the intervals' users.
+        totals.update(user_totals.get(key, {"users": 0, "crashed_users": 0}))
+        names = [name for name in query.group_by if name in GROUP_COLUMNS]
+        by = {
+            name: (str(value) if name == "project" else value)
+            for name, value in zip(names, key, strict=True)
+        }
+        groups += [_group(query, by, status, series, totals) for status in statuses]
+    return groups
+
+
+def _percent(crashed: int, total: int) -> float | None:
+    return None if not total else round(100 * (1 - crashed / total), 4)
+
+
+def release_health(
+    *, project_ids: Iterable[int], versions: Iterable[str], now: datetime
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Sentry's `healthData` per (project id, release version): sessions, users, crash-free
+    percentages, all time and the last 24 hours. Two queries, whatever the number of pairs."""
+    day_ago = now - timedelta(hours=24)
+    where = {"project_id__in": list(project_ids), "release__in": list(versions)}
+    sessions = (
+        SessionAggregate.objects.filter(**where)
+        .values("project_id", "release")
+        .annotate(
+            **{f"sessions_{name}": Sum(name) for name in ("started", "errored", "crashed")},
+            started_24h=Sum("started", filter=Q(hour__gte=hour_of(day_ago))),
+        )
+    )
+    users = (
+        SessionUser.objects.filter(**where)
+        .values("project_id", "release")
+        .annotate(
+            users=Count("distinct_id", distinct=True),
+            crashed_users=Count("distinct_id", distinct=True, filter=Q(has_crashed=True)),
+            users_24h=Count("distinct_id", distinct=True, filter=Q(first_seen__gte=day_ago)),
+        )
+    )
+    health: dict[tuple[int, str], Counts] = {}
+    for row in [*sessions, *users]:
+        counts = health.setdefault((row["project_id"], row["release"]), {})
+        counts.update({name: value or 0 for name, value in row.items()})
+    return {key: _health_data(counts) for key, counts in health.items()}
+
+
+def _health_data(counts: dict[str, Any]) -> dict[str, Any]:
+    started, users = counts.get("sessions_started", 0), counts.get("users", 0)
+    crashed = counts.get("sessions_crashed", 0)
+    return {
+        "hasHealthData": started > 0,
+        "crashFreeSessions": _percent(crashed, started),
+        "crashFreeUsers": _percent(counts.get("crashed_users", 0), users),
+        "totalSessions": started,
+        "totalSessions24h": counts.get("started_24h", 0),
+        "sessionsCrashed": crashed,
+        "sessionsErrored": counts.get("sessions_errored", 0),
+        "totalUsers": users,
+        "totalUsers24h": counts.get("users_24h", 0),
+        # Not tracked: session durations, adoption against the project's other releases.
+        "durationP50": None,
+        "durationP90": None,
+        "adoption": None,
+        "sessionsAdoption": None,
+    }
+
+
+NO_HEALTH_DATA = _health_data({})

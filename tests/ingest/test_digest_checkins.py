@@ -1,0 +1,115 @@
+"""`check_in` items: stored as monitor check-ins; bad ones invalid without blocking the batch."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from ingest.digest import drain, run_maintenance
+from ingest.envelope import parse_envelope
+from ingest.models import OutcomeCounter
+from ingest.services import accept_envelope
+from projects.models import Monitor, MonitorCheckIn
+from tests.ingest.conftest import envelope_bytes
+from tests.ingest.test_digest_sessions import send
+
+pytestmark = pytest.mark.django_db
+
+CONFIG = {
+    "schedule": {"type": "crontab", "value": "*/5 * * * *"},
+    "checkin_margin": 5,
+    "max_runtime": 10,
+    "timezone": "UTC",
+}
+
+
+def checkin(**fields) -> dict:
+    return {
+        "check_in_id": uuid.uuid4().hex,
+        "monitor_slug": "Nightly Report",
+        "status": "ok",
+        "duration": 1.5,
+        "environment": "acceptance",
+        "release": "shop@1.0",
+        "monitor_config": CONFIG,
+        "contexts": {"trace": {"trace_id": "2e22ea8162cb4133a8fe33e3d865a6b0"}},
+        **fields,
+    }
+
+
+def outcomes(key) -> dict[tuple[str, str], int]:
+    return {
+        (row.outcome, row.reason): row.quantity
+        for row in OutcomeCounter.objects.filter(project_id=key.project_id, category="monitor")
+    }
+
+
+def test_a_checkin_creates_its_monitor(key):
+    send(key, ("check_in", checkin()))
+    monitor = Monitor.objects.get()
+    assert (monitor.project_id, monitor.slug, monitor.status) == (
+        key.project_id,
+        "nightly-report",
+        "ok",
+    )
+    row = MonitorCheckIn.objects.get()
+    assert (row.status, row.duration_ms, row.environment, row.release, row.trace_id) == (
+        "ok",
+        1500.0,
+        "acceptance",
+        "shop@1.0",
+        "2e22ea8162cb4133a8fe33e3d865a6b0",
+    )
+    assert outcomes(key) == {("accepted", ""): 1}
+
+
+def test_a_retry_of_a_finished_checkin_is_stored_once(key):
+    payload = checkin()
+    send(key, ("check_in", payload))
+    send(key, ("check_in", payload))
+    assert MonitorCheckIn.objects.count() == 1
+    assert outcomes(key) == {("accepted", ""): 1, ("invalid", "checkin_finished"): 1}
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"not json", "invalid_json"),
+        (b"[]", "invalid_checkin"),
+        (checkin(status="finished"), "invalid_checkin"),
+        (checkin(monitor_slug=""), "invalid_checkin"),
+        (checkin(monitor_slug=7), "invalid_checkin"),
+        (checkin(check_in_id="nope"), "invalid_checkin"),
+        (checkin(duration="long"), "invalid_checkin"),
+        (checkin(environment=["prod"]), "invalid_checkin"),
+        (
+            checkin(monitor_config={"schedule": {"type": "crontab", "value": "@often"}}),
+            "monitor_invalid_config",
+        ),
+        (checkin(monitor_slug="never-seen", monitor_config=None), "monitor_not_found"),
+    ],
+)
+def test_bad_checkins_are_invalid_and_the_rest_is_stored(key, payload, reason):
+    # One check-in per envelope, as Relay allows: two envelopes, digested in one batch.
+    for item in (payload, checkin()):
+        body = envelope_bytes({}, [({"type": "check_in"}, item)])
+        accept_envelope(key=key, envelope=parse_envelope(body), meta={})
+    assert drain() == 2
+    assert MonitorCheckIn.objects.count() == 1
+    assert outcomes(key) == {("accepted", ""): 1, ("invalid", reason): 1}
+
+
+def test_run_maintenance_marks_overdue_and_hung_runs(key):
+    send(key, ("check_in", checkin(status="in_progress")))
+    long_ago = timezone.now() - timedelta(hours=2)
+    Monitor.objects.update(next_checkin=long_ago, next_checkin_latest=long_ago)
+    MonitorCheckIn.objects.update(timeout_at=long_ago)
+    run_maintenance()
+    statuses = sorted(MonitorCheckIn.objects.values_list("status", flat=True))
+    assert statuses == ["missed", "timeout"]
+    monitor = Monitor.objects.get()
+    assert monitor.status == "timeout"
+    assert monitor.next_checkin_latest > timezone.now()

@@ -1,0 +1,157 @@
+"""`session` and `sessions` items: counted per release, environment and hour; bad ones invalid."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from ingest.digest import drain
+from ingest.envelope import parse_envelope
+from ingest.models import OutcomeCounter
+from ingest.services import accept_envelope
+from projects.models import SessionAggregate, SessionUser
+from tests.ingest.conftest import envelope_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def send(key, *items: tuple[str, dict | bytes]) -> None:
+    body = envelope_bytes({}, [({"type": item_type}, payload) for item_type, payload in items])
+    accept_envelope(key=key, envelope=parse_envelope(body), meta={})
+    drain()
+
+
+def session(**fields) -> dict:
+    now = iso(timezone.now())
+    return {
+        "sid": "0aed9cdc-462e-4ee8-a133-3134c1c0a654",
+        "did": "user-1",
+        "init": True,
+        "started": now,
+        "timestamp": now,
+        "status": "ok",
+        "errors": 0,
+        "attrs": {"release": "shop@1.0", "environment": "production"},
+        **fields,
+    }
+
+
+def outcomes(key) -> dict[tuple[str, str], int]:
+    return {
+        (row.outcome, row.reason): row.quantity
+        for row in OutcomeCounter.objects.filter(project_id=key.project_id, category="session")
+    }
+
+
+def totals() -> dict[str, int]:
+    row = SessionAggregate.objects.get()
+    return {
+        name: getattr(row, name) for name in ("started", "exited", "errored", "crashed", "abnormal")
+    }
+
+
+def test_a_session_counts_its_start_then_its_end(key):
+    send(key, ("session", session()), ("session", session(init=False, status="exited")))
+    send(key, ("session", session(did="user-2", status="crashed")))
+    assert totals() == {"started": 2, "exited": 1, "errored": 0, "crashed": 1, "abnormal": 0}
+    row = SessionAggregate.objects.get()
+    assert (row.release, row.environment) == ("shop@1.0", "production")
+    assert row.hour == timezone.now().replace(minute=0, second=0, microsecond=0)
+    users = dict(SessionUser.objects.values_list("distinct_id", "has_crashed"))
+    assert users == {"user-1": False, "user-2": True}
+    assert outcomes(key) == {("accepted", ""): 3}
+
+
+@pytest.mark.parametrize(
+    ("update", "counter"),
+    [
+        ({"status": "exited", "errors": 2}, "errored"),
+        ({"status": "errored", "errors": 1}, "errored"),
+        ({"status": "abnormal"}, "abnormal"),
+        ({"status": "crashed"}, "crashed"),
+        ({"status": "exited"}, "exited"),
+    ],
+)
+def test_terminal_updates_count_once_each(key, update, counter):
+    send(key, ("session", session(**update)))
+    assert totals()[counter] == 1
+    assert sum(totals().values()) == 2
+
+
+def test_an_ok_update_after_the_start_counts_nothing(key):
+    send(key, ("session", session(init=False, status="ok", errors=1)))
+    assert sum(totals().values()) == 0
+
+
+def test_aggregates_count_every_ended_session_as_started(key):
+    started = iso(timezone.now() - timedelta(hours=2))
+    payload = {
+        "aggregates": [
+            {"started": started, "exited": 5, "errored": 2, "crashed": 1},
+            {"started": started, "did": "u1", "abnormal": 1, "crashed": 1},
+        ],
+        "attrs": {"release": "api@2", "environment": "staging"},
+    }
+    send(key, ("sessions", payload))
+    assert totals() == {"started": 10, "exited": 5, "errored": 2, "crashed": 2, "abnormal": 1}
+    assert SessionUser.objects.get().has_crashed
+    assert outcomes(key) == {("accepted", ""): 1}
+
+
+@pytest.mark.parametrize(
+    ("item_type", "payload", "reason"),
+    [
+        ("session", b"{not json", "invalid_json"),
+        ("session", [1, 2], "invalid_session"),
+        ("session", {"attrs": {"environment": "production"}}, "missing_release"),
+        ("session", {"sid": "x", "status": "exited"}, "missing_release"),
+        ("session", {"status": "weird"}, "invalid_session"),
+        ("session", {"started": "yesterday-ish"}, "invalid_session"),
+        ("session", {"errors": "many", "status": "exited"}, "invalid_session"),
+        ("session", {"init": "yes"}, "invalid_session"),
+        ("session", {"attrs": {"release": 42}}, "invalid_session"),
+        ("session", {"started": "2020-01-01T00:00:00Z"}, "timestamp"),
+        ("session", {"timestamp": "2999-01-01T00:00:00Z"}, "timestamp"),
+        ("sessions", {"aggregates": "x", "attrs": {"release": "a"}}, "invalid_session"),
+        (
+            "sessions",
+            {"aggregates": [{"started": "x"}], "attrs": {"release": "a"}},
+            "invalid_session",
+        ),
+        (
+            "sessions",
+            {"aggregates": [{"exited": -1}], "attrs": {"release": "a"}},
+            "invalid_session",
+        ),
+        ("sessions", {"aggregates": [{"started": 1}]}, "missing_release"),
+    ],
+)
+def test_bad_items_are_invalid_and_the_rest_is_stored(key, item_type, payload, reason):
+    if isinstance(payload, dict) and item_type == "session":
+        base = session()
+        if "attrs" not in payload and "sid" not in payload:
+            payload = {**base, **payload}
+        elif "sid" in payload:
+            payload = {key_: value for key_, value in base.items() if key_ != "attrs"}
+    send(key, (item_type, payload), ("session", session()))
+    assert totals()["started"] == 1
+    assert outcomes(key) == {("accepted", ""): 1, ("invalid", reason): 1}
+
+
+def test_a_drifting_clock_is_corrected_by_sent_at(key):
+    skewed = timezone.now() - timedelta(days=10)
+    body = envelope_bytes(
+        {"sent_at": iso(skewed)},
+        [({"type": "session"}, session(started=iso(skewed), timestamp=iso(skewed)))],
+    )
+    accept_envelope(key=key, envelope=parse_envelope(body), meta={})
+    drain()
+    row = SessionAggregate.objects.get()
+    assert timezone.now() - row.hour < timedelta(hours=1, minutes=1)
+    assert outcomes(key) == {("accepted", ""): 1}
