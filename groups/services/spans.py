@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Model, Q, QuerySet
@@ -61,7 +61,18 @@ def transaction_summaries(
     by: dict[str, str | TruncHour] = {"transaction": "name"}
     if per_hour:
         by["hour"] = TruncHour("start")
-    return summarize(segments, by=by, value="duration_ms", failed=is_failure(), limit=limit)
+    rows = summarize(segments, by=by, value="duration_ms", failed=is_failure(), limit=limit)
+    if per_hour:
+        for row in rows:
+            row["hour"] = _aware(row["hour"])
+    return rows
+
+
+def _aware(hour: datetime | str) -> datetime:
+    """The hour as an aware datetime (summarize's raw SQL gives SQLite's text as is)."""
+    if isinstance(hour, str):
+        hour = datetime.fromisoformat(hour)
+    return hour if hour.tzinfo else hour.replace(tzinfo=UTC)
 
 
 @dataclass

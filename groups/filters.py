@@ -1,0 +1,120 @@
+"""Query parameters of the transaction and log lists (django-filter; a bad value is a 400)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from groups.models import LogRecord, Span
+
+_PERIOD = re.compile(r"(\d{1,6})([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+
+
+class PeriodField(forms.CharField):
+    """Sentry's `statsPeriod`: a number and a unit, `30m`, `24h`, `14d`, `2w`."""
+
+    def clean(self, value: Any) -> timedelta | None:
+        value = super().clean(value)
+        if not value:
+            return None
+        match = _PERIOD.fullmatch(value)
+        if not match:
+            raise forms.ValidationError("Invalid statsPeriod: use a number and s, m, h, d or w.")
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class PeriodFilter(django_filters.Filter):
+    field_class = PeriodField
+
+
+class HexIdField(forms.CharField):
+    """A trace id: 32 hex digits (dashes allowed), lowercased."""
+
+    def clean(self, value: Any) -> str | None:
+        value = super().clean(value)
+        if not value:
+            return None
+        text = value.replace("-", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{32}", text):
+            raise forms.ValidationError("Invalid trace id: 32 hex digits expected.")
+        return text
+
+
+class TraceIdFilter(django_filters.CharFilter):
+    field_class = HexIdField
+
+
+class TimeRangeFilterSet(django_filters.FilterSet):
+    """`statsPeriod` (relative to `end`, or now) or `start`/`end` on `time_field`."""
+
+    statsPeriod = PeriodFilter(method="applied_later", help_text="e.g. 24h, 14d")
+    start = django_filters.IsoDateTimeFilter(method="applied_later")
+    end = django_filters.IsoDateTimeFilter(method="applied_later")
+    environment = django_filters.CharFilter(field_name="environment")
+    release = django_filters.CharFilter(field_name="release")
+
+    time_field: ClassVar[str] = "timestamp"
+    default_period: ClassVar[timedelta | None] = None
+
+    def applied_later(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset  # the time range is applied as a whole in filter_queryset
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        data = self.form.cleaned_data
+        start, end = data.get("start"), data.get("end")
+        period = data.get("statsPeriod") or (None if start else self.default_period)
+        if period is not None and start is None:
+            try:
+                start = (end or timezone.now()) - period
+            except OverflowError:
+                raise ValidationError({"statsPeriod": ["Invalid statsPeriod: too long."]}) from None
+        if start is not None and end is not None and start >= end:
+            raise ValidationError({"start": ["start must be before end."]})
+        return start, end
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        start, end = self.time_range()
+        if start is not None:
+            queryset = queryset.filter(**{f"{self.time_field}__gte": start})
+        if end is not None:
+            queryset = queryset.filter(**{f"{self.time_field}__lt": end})
+        return queryset
+
+
+class TransactionFilterSet(TimeRangeFilterSet):
+    """Transactions (segment spans): last 24 hours unless told otherwise."""
+
+    query = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    transaction = django_filters.CharFilter(field_name="name")
+    per = django_filters.ChoiceFilter(
+        choices=[("hour", "hour")], method="applied_later", help_text="`hour`: a row per hour"
+    )
+
+    time_field = "start"
+    default_period = timedelta(hours=24)
+
+    class Meta:
+        model = Span
+        fields: ClassVar[list[str]] = []
+
+
+class LogFilterSet(TimeRangeFilterSet):
+    """Log records, newest first; every retained record unless a time range is given."""
+
+    level = django_filters.MultipleChoiceFilter(choices=[(name, name) for name in LOG_LEVELS])
+    trace = TraceIdFilter(field_name="trace_id")
+    query = django_filters.CharFilter(field_name="body", lookup_expr="icontains")
+
+    class Meta:
+        model = LogRecord
+        fields: ClassVar[list[str]] = []
