@@ -140,3 +140,26 @@ def test_corpus_transactions(faultline_server, key, case, segment_name, child):
     assert (span.parent_span_id, span.segment_id) == (segment.span_id, segment.span_id)
     assert 0 < span.duration_ms <= segment.duration_ms
     assert accepted("span") == 2
+
+
+def test_sentry_python_span_streaming(faultline_server, key):
+    sent = run_json(
+        [sys.executable, str(CLIENTS / "sentry_python_spans.py"), faultline_server.dsn(key)]
+    )
+    drain()
+    spans = {span.name: span for span in Span.objects.filter(trace_id=sent["traceId"])}
+    assert set(spans) == {"nightly export", "write file"}
+    root, child = spans["nightly export"], spans["write file"]
+    assert (root.is_segment, root.op, root.release, root.environment) == (
+        True,
+        "task",
+        "shop@2.4.1",
+        "production",
+    )
+    assert (child.is_segment, child.op, child.parent_span_id, child.segment_id) == (
+        False,
+        "file.write",
+        root.span_id,
+        root.span_id,
+    )
+    assert accepted("span") == 2
