@@ -21,8 +21,10 @@ from ingest.digesters.values import (
     JSON,
     InvalidItem,
     clock_drift,
+    container_records,
     flat_attributes,
     hex_id,
+    item_count,
     load_object,
     moment,
     scrubbed,
@@ -129,13 +131,11 @@ def _from_otel(record: JSON) -> JSON:
     }
 
 
-def _records(row: QueuedItem) -> list[Any]:
+def _records(row: QueuedItem) -> tuple[list[Any], int]:
     payload = load_object(row, "invalid_log")
     if row.type == "otel_log":
-        return [_from_otel(payload)]
-    if not isinstance(payload.get("items"), list):
-        raise InvalidItem("invalid_log", "no items")
-    return payload["items"]
+        return [_from_otel(payload)], 0
+    return container_records(payload, "invalid_log")
 
 
 @digests("log", "otel_log")
@@ -146,12 +146,12 @@ def digest_logs(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outc
     for row in rows:
         scrubber = scrubber_of(projects.get(row.project_id))
         try:
-            raws = _records(row)
+            raws, left_out = _records(row)
         except InvalidItem as exc:
-            count = ((row.meta or {}).get("item") or {}).get("item_count")
-            quantity = count if isinstance(count, int) and 0 < count <= 10_000 else 1
-            outcomes[row.project_id][(CATEGORY, Outcome.INVALID, exc.reason)] += quantity
+            outcomes[row.project_id][(CATEGORY, Outcome.INVALID, exc.reason)] += item_count(row)
             continue
+        if left_out:
+            outcomes[row.project_id][(CATEGORY, Outcome.INVALID, "too_many_items")] += left_out
         drift = clock_drift(row)
         for raw in raws:
             try:

@@ -22,8 +22,10 @@ from ingest.digesters.values import (
     JSON,
     InvalidItem,
     clock_drift,
+    container_records,
     flat_attributes,
     hex_id,
+    item_count,
     load_object,
     moment,
     scrubbed,
@@ -236,13 +238,11 @@ def _legacy_span(row: QueuedItem, raw: JSON, drift: timedelta, scrubber: Scrubbe
     return _v2_span(row, v2, drift, scrubber)
 
 
-def _records(row: QueuedItem) -> list[Any]:
+def _records(row: QueuedItem) -> tuple[list[Any], int]:
     payload = load_object(row, "invalid_span")
-    if isinstance(payload.get("items"), list):
-        return payload["items"]
-    if "span_id" in payload:
-        return [payload]
-    raise InvalidItem("invalid_span", "neither a span container nor a span")
+    if "items" not in payload and "span_id" in payload:
+        return [payload], 0
+    return container_records(payload, "invalid_span")
 
 
 @digests("span")
@@ -253,12 +253,12 @@ def digest_spans(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Out
     for row in rows:
         scrubber = scrubber_of(projects.get(row.project_id))
         try:
-            records = _records(row)
+            records, left_out = _records(row)
         except InvalidItem as exc:
-            count = (row.meta or {}).get("item", {}).get("item_count")
-            quantity = count if isinstance(count, int) and 0 < count <= 1000 else 1
-            outcomes[row.project_id][("span", Outcome.INVALID, exc.reason)] += quantity
+            outcomes[row.project_id][("span", Outcome.INVALID, exc.reason)] += item_count(row)
             continue
+        if left_out:
+            outcomes[row.project_id][("span", Outcome.INVALID, "too_many_items")] += left_out
         drift = clock_drift(row)
         for raw in records:
             try:

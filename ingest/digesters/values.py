@@ -16,6 +16,9 @@ from projects.models import Project
 
 JSON = dict[str, Any]
 
+# Records kept from one span or log container; the rest are counted invalid. The SDKs send
+# at most 1000 spans (sentry-python's SpanBatcher) or 100 logs (both SDKs) per item.
+MAX_RECORDS_PER_ITEM = 2000
 MAX_ATTRIBUTES = 200
 MAX_ATTRIBUTE_KEY_CHARS = 200
 MAX_ATTRIBUTE_CHARS = 1024
@@ -54,6 +57,22 @@ def load_object(row: QueuedItem, reason: str) -> JSON:
     if not isinstance(payload, dict):
         raise InvalidItem(reason, "payload is not a JSON object")
     return payload
+
+
+def container_records(payload: JSON, reason: str) -> tuple[list[Any], int]:
+    """The records of a `{"items": [...]}` container, at most MAX_RECORDS_PER_ITEM; and how
+    many were left out."""
+    records = payload.get("items")
+    if not isinstance(records, list):
+        raise InvalidItem(reason, "no items")
+    return records[:MAX_RECORDS_PER_ITEM], max(0, len(records) - MAX_RECORDS_PER_ITEM)
+
+
+def item_count(row: QueuedItem) -> int:
+    """How many records an unusable container item held, by its `item_count` header."""
+    count = ((row.meta or {}).get("item") or {}).get("item_count")
+    valid = isinstance(count, int) and not isinstance(count, bool)
+    return count if valid and 0 < count <= MAX_RECORDS_PER_ITEM else 1
 
 
 def scrubber_of(project: Project | None) -> Scrubber | None:

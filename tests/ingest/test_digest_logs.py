@@ -156,3 +156,13 @@ def test_queued_with_item_headers(key):
     envelope = parse_envelope(envelope_bytes({}, [log_item(record())]))
     accept_envelope(key=key, envelope=envelope, meta={})
     assert QueuedItem.objects.get().meta["item"]["item_count"] == 1
+
+
+def test_records_past_the_cap_are_counted_invalid(key, monkeypatch):
+    monkeypatch.setattr("ingest.digesters.values.MAX_RECORDS_PER_ITEM", 3)
+    send(key, [log_item(*[record(body=f"line {i}") for i in range(5)])])
+    assert LogRecord.objects.count() == 3
+    assert outcomes() == {
+        ("log_item", "accepted", ""): 3,
+        ("log_item", "invalid", "too_many_items"): 2,
+    }
