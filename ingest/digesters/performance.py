@@ -63,10 +63,9 @@ def _span(row: QueuedItem, **values: Any) -> Span:
 # Transactions.
 
 
-def _transaction_spans(
-    row: QueuedItem, scrubber: Scrubber | None
-) -> tuple[list[Span], Counter[str]]:
-    """The transaction's segment span and child spans; and the reasons children were not."""
+def _normalized_transaction(row: QueuedItem, scrubber: Scrubber | None) -> JSON:
+    """The transaction normalized as events are (clock drift and future timestamps corrected,
+    spans shifted with it) and scrubbed."""
     payload = load_object(row, "invalid_transaction")
     for key in ("timestamp", "start_timestamp"):
         if payload.get(key) is None:
@@ -84,6 +83,14 @@ def _transaction_spans(
         raise InvalidItem("invalid_transaction", str(exc)) from None
     if scrubber is not None:
         scrub_event(event, scrubber)
+    return event
+
+
+def _transaction_spans(
+    row: QueuedItem, scrubber: Scrubber | None
+) -> tuple[list[Span], Counter[str]]:
+    """The transaction's segment span and child spans; and the reasons children were not."""
+    event = _normalized_transaction(row, scrubber)
     segment = _segment(row, event, scrubber)
     raw_spans = event.get("spans") if isinstance(event.get("spans"), list) else []
     children: list[Span] = []
