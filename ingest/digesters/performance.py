@@ -128,7 +128,7 @@ def _segment(row: QueuedItem, event: JSON, scrubber: Scrubber | None) -> Span:
         ),
         segment_id="",
         is_segment=True,
-        name=text(event.get("transaction"), MAX_NAME_CHARS),
+        name=text(event.get("transaction"), MAX_NAME_CHARS) or "<unlabeled transaction>",
         op=text(trace.get("op"), MAX_OP_CHARS),
         status=text(trace.get("status"), 32),
         start=start,
