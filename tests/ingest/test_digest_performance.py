@@ -350,3 +350,23 @@ def test_json_dumps_roundtrip_of_meta(key):
     )
     accept_envelope(key=key, envelope=envelope, meta={})
     assert json.loads(json.dumps(QueuedItem.objects.get().meta))["trace"] == {"release": "r@1"}
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [({"type": "transaction"}, b"\x00\xff not json")],
+        [({"type": "span", "content_type": SPAN_V2, "item_count": 1}, b'{"items": "x"}')],
+        [({"type": "log", "item_count": 2}, b"[[[[")],
+        [({"type": "otel_log"}, b'"just a string"')],
+    ],
+)
+def test_hostile_items_are_accepted_then_counted_invalid(post_envelope, items):
+    """The door does not parse these payloads: 200 for the SDK, `invalid` at the digest."""
+    response = post_envelope(envelope_bytes({"event_id": uuid.uuid4().hex}, items))
+    assert response.status_code == 200, response.content
+    drain()
+    assert not QueuedItem.objects.exists()
+    assert not Span.objects.exists()
+    (((_, outcome, _), _),) = outcomes().items()
+    assert outcome == "invalid"
