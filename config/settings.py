@@ -227,5 +227,9 @@ DIGEST_IDLE_SLEEP_MILLISECONDS = env_int("DIGEST_IDLE_SLEEP_MILLISECONDS", defau
 # After a batch smaller than DIGEST_BATCH_SIZE, wait this long so that the next one is larger:
 # per-batch work (one update per issue, the lookups) then spreads over more events.
 DIGEST_BATCH_WAIT_MILLISECONDS = env_int("DIGEST_BATCH_WAIT_MILLISECONDS", default=200)
+# Spans (transactions included) and log records are deleted this many days after they
+# were received, by the digest workers' periodic maintenance.
+SPAN_RETENTION_DAYS = env_int("SPAN_RETENTION_DAYS", default=30, minimum=1)
+LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", default=30, minimum=1)
 # Behind a reverse proxy: take the client address from X-Forwarded-For (user IPs in events).
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)

@@ -1,33 +1,138 @@
-"""Query-parameter filters of the groups app's lists (bad values answer 400)."""
+"""Query parameters of the API-call, transaction and log lists (django-filter; a bad value
+is a 400)."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 import django_filters
+from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
-from groups.models import ApiCall
+from groups.models import ApiCall, LogRecord, Span
 
-_PERIOD = re.compile(r"^(\d{1,6})([smhdw])$")
-_PERIOD_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_PERIOD = re.compile(r"(\d{1,6})([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _STATUS = re.compile(r"^(?:[1-5]xx|[1-5]\d\d)$", re.IGNORECASE)
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
 
-class ApiCallFilter(django_filters.FilterSet):
-    """`start`/`end` (ISO 8601) or `statsPeriod` (`24h`, `14d`, …) on the request time;
-    `verb`; `status` as a class (`2xx`, `4xx`, `5xx`) or a code; `route`; `user` (user id);
-    `query` (part of the URI)."""
+class PeriodField(forms.CharField):
+    """Sentry's `statsPeriod`: a number and a unit, `30m`, `24h`, `14d`, `2w`."""
 
-    start = django_filters.IsoDateTimeFilter(field_name="request_time", lookup_expr="gte")
-    end = django_filters.IsoDateTimeFilter(field_name="request_time", lookup_expr="lt")
-    statsPeriod = django_filters.CharFilter(  # Sentry spells it so
-        method="filter_period",
-        validators=[RegexValidator(_PERIOD, "Use a number and a unit (s, m, h, d, w): 24h.")],
+    def clean(self, value: Any) -> timedelta | None:
+        value = super().clean(value)
+        if not value:
+            return None
+        match = _PERIOD.fullmatch(value)
+        if not match:
+            raise forms.ValidationError("Invalid statsPeriod: use a number and s, m, h, d or w.")
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class PeriodFilter(django_filters.Filter):
+    field_class = PeriodField
+
+
+class HexIdField(forms.CharField):
+    """A trace id: 32 hex digits (dashes allowed), lowercased."""
+
+    def clean(self, value: Any) -> str | None:
+        value = super().clean(value)
+        if not value:
+            return None
+        text = value.replace("-", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{32}", text):
+            raise forms.ValidationError("Invalid trace id: 32 hex digits expected.")
+        return text
+
+
+class TraceIdFilter(django_filters.CharFilter):
+    field_class = HexIdField
+
+
+class TimeRangeFilterSet(django_filters.FilterSet):
+    """`statsPeriod` (relative to `end`, or now) or `start`/`end` on `time_field`."""
+
+    statsPeriod = PeriodFilter(method="applied_later", help_text="e.g. 24h, 14d")
+    start = django_filters.IsoDateTimeFilter(method="applied_later")
+    end = django_filters.IsoDateTimeFilter(method="applied_later")
+
+    time_field: ClassVar[str] = "timestamp"
+    default_period: ClassVar[timedelta | None] = None
+
+    def applied_later(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset  # the time range is applied as a whole in filter_queryset
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        data = self.form.cleaned_data
+        start, end = data.get("start"), data.get("end")
+        period = data.get("statsPeriod") or (None if start else self.default_period)
+        if period is not None and start is None:
+            try:
+                start = (end or timezone.now()) - period
+            except OverflowError:
+                raise ValidationError({"statsPeriod": ["Invalid statsPeriod: too long."]}) from None
+        if start is not None and end is not None and start >= end:
+            raise ValidationError({"start": ["start must be before end."]})
+        return start, end
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        start, end = self.time_range()
+        if start is not None:
+            queryset = queryset.filter(**{f"{self.time_field}__gte": start})
+        if end is not None:
+            queryset = queryset.filter(**{f"{self.time_field}__lt": end})
+        return queryset
+
+
+class ReleaseFilterSet(TimeRangeFilterSet):
+    """A time range, and the environment and release rows were sent from."""
+
+    environment = django_filters.CharFilter(field_name="environment")
+    release = django_filters.CharFilter(field_name="release")
+
+
+class TransactionFilterSet(ReleaseFilterSet):
+    """Transactions (segment spans): last 24 hours unless told otherwise."""
+
+    query = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    transaction = django_filters.CharFilter(field_name="name")
+    per = django_filters.ChoiceFilter(
+        choices=[("hour", "hour")], method="applied_later", help_text="`hour`: a row per hour"
     )
+
+    time_field = "start"
+    default_period = timedelta(hours=24)
+
+    class Meta:
+        model = Span
+        fields: ClassVar[list[str]] = []
+
+
+class LogFilterSet(ReleaseFilterSet):
+    """Log records, newest first; every retained record unless a time range is given."""
+
+    level = django_filters.MultipleChoiceFilter(choices=[(name, name) for name in LOG_LEVELS])
+    trace = TraceIdFilter(field_name="trace_id")
+    query = django_filters.CharFilter(field_name="body", lookup_expr="icontains")
+
+    class Meta:
+        model = LogRecord
+        fields: ClassVar[list[str]] = []
+
+
+class ApiCallFilter(TimeRangeFilterSet):
+    """A time range on the request time (every stored call unless one is given); `verb`;
+    `status` as a class (`2xx`, `4xx`, `5xx`) or a code; `route`; `user` (user id); `query`
+    (part of the URI)."""
+
     verb = django_filters.CharFilter(method="filter_verb", max_length=16)
     status = django_filters.CharFilter(
         method="filter_status",
@@ -37,14 +142,11 @@ class ApiCallFilter(django_filters.FilterSet):
     user = django_filters.CharFilter(field_name="user_id", max_length=200)
     query = django_filters.CharFilter(field_name="uri", lookup_expr="icontains", max_length=200)
 
+    time_field = "request_time"
+
     class Meta:
         model = ApiCall
-        fields: list[str] = []
-
-    def filter_period(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        number, unit = _PERIOD.match(value).groups()
-        since = timezone.now() - timedelta(**{_PERIOD_UNITS[unit]: int(number)})
-        return queryset.filter(request_time__gte=since)
+        fields: ClassVar[list[str]] = []
 
     def filter_verb(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(verb=value.upper())

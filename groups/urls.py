@@ -1,11 +1,11 @@
 """/api/0/ routes of the groups app: issues, events, tags, attachments, user feedback,
-API calls (mounted by config/api/urls.py)."""
+API calls, transactions, traces and logs (mounted by config/api/urls.py)."""
 
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from groups.api import apicalls, attachments, events, issues, tags
+from groups.api import apicalls, attachments, events, issues, logs, performance, tags
 
 ORG = "organizations/<str:organization_id_or_slug>"
 PROJECT = "projects/<str:organization_id_or_slug>/<str:project_id_or_slug>"
@@ -104,6 +104,22 @@ urlpatterns = [
         f"{PROJECT}/api-calls/<str:api_call_id>/",
         apicalls.ProjectApiCallDetailView.as_view(),
         name="api-0-project-api-call-detail",
+    ),
+    path(
+        f"{PROJECT}/events/<str:event_id>/logs/",
+        logs.ProjectEventLogListView.as_view(),
+        name="api-0-project-event-log-list",
+    ),
+    path(
+        f"{PROJECT}/transactions/",
+        performance.ProjectTransactionListView.as_view(),
+        name="api-0-project-transaction-list",
+    ),
+    path(f"{PROJECT}/logs/", logs.ProjectLogListView.as_view(), name="api-0-project-log-list"),
+    path(
+        f"{ORG}/traces/<str:trace_id>/",
+        performance.OrganizationTraceView.as_view(),
+        name="api-0-organization-trace-detail",
     ),
     # The unprefixed /issues/ routes last, so that reverse() gives those.
     *_issue_routes(f"{ORG}/groups/<str:issue_id>"),

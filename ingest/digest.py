@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from groups import jsoncodec
 from groups.services import DigestResult, NormalizedEvent, digest_events, maintain_issues
+from groups.services.logs import prune_logs
+from groups.services.spans import prune_spans
 from ingest.digesters import DIGESTERS, Outcomes
+from ingest.digesters.values import load_payload
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
-from ingest.normalize import NEEDS_CLEANING, InvalidEvent, clean_json, normalize_event
+from ingest.normalize import InvalidEvent, normalize_event
 from ingest.ratelimits import prune_windows
 from ingest.scrubbing import Scrubber, project_scrubber, scrub_event
 from ingest.services import record_outcomes
@@ -30,19 +31,10 @@ logger = logging.getLogger(__name__)
 _EVENT_CATEGORIES = {"error": "error", "default": "default", "csp": "security"}
 
 
-def _load(row: QueuedItem) -> Any:
-    raw = row.body
-    payload = jsoncodec.loads(raw)
-    # Rare in practice, so only walked for when the raw bytes hint at them.
-    if b"NaN" in raw or b"Infinity" in raw or NEEDS_CLEANING.search(raw):
-        payload = clean_json(payload)
-    return payload
-
-
 def _normalized(row: QueuedItem, scrubber: Scrubber | None) -> NormalizedEvent:
     meta = row.meta or {}
     data = normalize_event(
-        _load(row),
+        load_payload(row),
         event_id=row.event_id.hex,
         received=row.received,
         sent_at=meta.get("sent_at"),
@@ -150,16 +142,24 @@ def drain(*, batch_size: int = 500) -> int:
     return total
 
 
+# Rows each maintenance run deletes at most per table (in chunks of 1000): a worker that
+# comes back to a large backlog of expired spans or logs catches up over a few runs.
+PRUNE_MAX_CHUNKS = 20
+
+
 def run_maintenance() -> None:
     """Periodic work of the digest workers: issues whose ignore window passed are reopened,
-    week-old new issues become ongoing, spent rate-limit windows are forgotten, and cron
-    monitors overdue or running too long are marked missed or timed out."""
+    week-old new issues become ongoing, spent rate-limit windows are forgotten, cron monitors
+    overdue or running too long are marked missed or timed out, and spans and logs past their
+    retention are deleted."""
     now = timezone.now()
     changed = maintain_issues(now=now)
     pruned = prune_windows()
-    crons = {
+    done = {
         "checkins_missed": detect_missed_checkins(now=now),
         "checkins_timed_out": detect_timeouts(now=now),
+        "spans_pruned": prune_spans(now=now, max_chunks=PRUNE_MAX_CHUNKS),
+        "logs_pruned": prune_logs(now=now, max_chunks=PRUNE_MAX_CHUNKS),
     }
-    if any(changed.values()) or pruned or any(crons.values()):
-        logger.info("maintenance", extra={**changed, **crons, "rate_limit_windows_pruned": pruned})
+    if any(changed.values()) or pruned or any(done.values()):
+        logger.info("maintenance", extra={**changed, **done, "rate_limit_windows_pruned": pruned})

@@ -110,9 +110,9 @@ def scrubber_for(
     )
 
 
-def project_scrubber(project: Project) -> Scrubber | None:
+def project_scrubber(project: Project | None) -> Scrubber | None:
     """The project's scrubber; None when it keeps data unscrubbed."""
-    if not project.scrub_data:
+    if project is None or not project.scrub_data:
         return None
     return scrubber_for(
         defaults=project.scrub_defaults,

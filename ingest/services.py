@@ -282,6 +282,9 @@ def _enqueue(
     received = timezone.now()
     sent_at = envelope.headers.get("sent_at")
     base_meta = clean_json({**meta, "sent_at": sent_at}) if sent_at else meta
+    trace = _trace_meta(envelope.headers.get("trace"))
+    if trace:
+        base_meta = {**base_meta, "trace": trace}
     rows = [
         QueuedItem(
             project_id=key.project_id,
@@ -298,6 +301,18 @@ def _enqueue(
     # the SDK hears back. (bulk_create would wrap it in BEGIN/COMMIT: two more round trips
     # on the hottest path.)
     insert_rows(QueuedItem, _QUEUE_FIELDS, rows)
+
+
+def _trace_meta(trace: Any) -> dict[str, str]:
+    """What span and log items take from the envelope's trace header (the dynamic sampling
+    context) when their own attributes lack it."""
+    if not isinstance(trace, dict):
+        return {}
+    return {
+        key: clean_json(trace[key])[:200]
+        for key in ("release", "environment")
+        if isinstance(trace.get(key), str)
+    }
 
 
 _QUEUE_FIELDS = (

@@ -46,6 +46,8 @@ class Span(models.Model):
             models.Index(fields=["project", "is_segment", "-start"], name="groups_span_segments"),
             models.Index(fields=["project", "name", "-start"], name="groups_span_name"),
             models.Index(fields=["trace_id"], name="groups_span_trace"),
+            # Retention: pruning finds expired spans by when they arrived.
+            models.Index(fields=["received"], name="groups_span_received"),
         ]
 
     def __str__(self) -> str:

@@ -21,12 +21,21 @@ from groups.services.issues import (
     merge_issues,
     truncate_moment,
 )
+from groups.services.logs import prune_logs, store_logs
+from groups.services.spans import (
+    Trace,
+    prune_spans,
+    store_spans,
+    trace_of,
+    transaction_summaries,
+)
 
 __all__ = [
     "DigestResult",
     "NormalizedEvent",
     "StatusChange",
     "TagSummary",
+    "Trace",
     "adjacent_event_ids",
     "change_issue_status",
     "delete_issues",
@@ -37,7 +46,13 @@ __all__ = [
     "issue_tag_summaries",
     "maintain_issues",
     "merge_issues",
+    "prune_logs",
+    "prune_spans",
+    "store_logs",
+    "store_spans",
     "trace_id_of",
+    "trace_of",
+    "transaction_summaries",
     "truncate_moment",
     "user_key_of",
 ]

@@ -6,7 +6,16 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from groups.models import ApiCall, Attachment, Event, Group, GroupTagValue, Span, UserReport
+from groups.models import (
+    ApiCall,
+    Attachment,
+    Event,
+    Group,
+    GroupTagValue,
+    LogRecord,
+    Span,
+    UserReport,
+)
 from tests.projects.factories import ProjectFactory
 
 
@@ -65,6 +74,18 @@ class SpanFactory(factory.django.DjangoModelFactory):
     duration_ms = 10.0
     end = factory.LazyAttribute(lambda span: span.start + timedelta(milliseconds=span.duration_ms))
     received = factory.LazyAttribute(lambda span: span.end)
+
+
+class LogRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LogRecord
+
+    project = factory.SubFactory(ProjectFactory)
+    timestamp = factory.LazyFunction(timezone.now)
+    level = "info"
+    severity_number = 9
+    body = factory.Sequence(lambda n: f"log line {n}")
+    received = factory.LazyAttribute(lambda record: record.timestamp)
 
 
 class ApiCallFactory(factory.django.DjangoModelFactory):

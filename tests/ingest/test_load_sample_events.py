@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from groups.models import Event, Group
+from groups.models import Event, Group, Span
 from ingest.digest import drain
 from ingest.models import OutcomeCounter, QueuedItem
 from ingest.samples import SAMPLES_DIR
@@ -35,6 +35,7 @@ def test_samples_become_one_issue_each(project):
     platforms = set(Event.objects.values_list("platform", flat=True))
     assert {"python", "javascript", "node", "java", "go", "ruby", "php", "csharp"} <= platforms
     assert OutcomeCounter.objects.get(category="transaction").quantity == 1
+    assert Span.objects.filter(project=project, is_segment=True).count() == 1
     assert all(Group.objects.values_list("title", flat=True))
 
 
@@ -49,7 +50,7 @@ def test_loading_again_adds_events_to_the_same_issues(project):
 @pytest.mark.django_db
 def test_no_digest_leaves_events_queued(project):
     load("--no-digest")
-    assert QueuedItem.objects.count() == ERROR_SAMPLES  # the transaction is counted, not queued
+    assert QueuedItem.objects.count() == SAMPLE_COUNT  # the transaction too (spans)
     assert not Event.objects.exists()
 
 

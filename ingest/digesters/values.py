@@ -1,0 +1,160 @@
+"""Validating the pieces that span and log items share: payload JSON, ids, timestamps,
+clock drift and attributes. Each reader returns a clean value or raises InvalidItem."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from groups import jsoncodec
+from ingest.models import QueuedItem
+from ingest.normalize import MINIMUM_CLOCK_DRIFT, NEEDS_CLEANING, clean_json, parse_timestamp
+from ingest.scrubbing import FILTERED, Scrubber
+
+JSON = dict[str, Any]
+
+# Records kept from one span or log container; the rest are counted invalid. The SDKs send
+# at most 1000 spans (sentry-python's SpanBatcher) or 100 logs (both SDKs) per item.
+MAX_RECORDS_PER_ITEM = 2000
+MAX_ATTRIBUTES = 200
+MAX_ATTRIBUTE_KEY_CHARS = 200
+MAX_ATTRIBUTE_CHARS = 1024
+MAX_ARRAY_VALUES = 100
+# Attributes that hold the client's address (OpenTelemetry and Sentry conventions): dropped
+# when the project scrubs IP addresses, as `user.ip_address` is from events.
+IP_ATTRIBUTES = frozenset({"client.address", "user.ip_address", "http.client_ip", "sentry.user.ip"})
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+class InvalidItem(ValueError):
+    """An item (or one record of a container) that cannot be stored; `reason` is its outcome
+    reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+def load_payload(row: QueuedItem) -> Any:
+    """The item's JSON, with what PostgreSQL cannot store cleaned when the bytes hint at it."""
+    raw = row.body
+    payload = jsoncodec.loads(raw)
+    # Rare in practice, so only walked for when the raw bytes hint at them.
+    if b"NaN" in raw or b"Infinity" in raw or NEEDS_CLEANING.search(raw):
+        payload = clean_json(payload)
+    return payload
+
+
+def load_object(row: QueuedItem, reason: str) -> JSON:
+    """The item's payload, which must be a JSON object."""
+    try:
+        payload = load_payload(row)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidItem("invalid_json", str(exc)) from None
+    if not isinstance(payload, dict):
+        raise InvalidItem(reason, "payload is not a JSON object")
+    return payload
+
+
+def container_records(payload: JSON, reason: str) -> tuple[list[Any], int]:
+    """The records of a `{"items": [...]}` container, at most MAX_RECORDS_PER_ITEM; and how
+    many were left out."""
+    records = payload.get("items")
+    if not isinstance(records, list):
+        raise InvalidItem(reason, "no items")
+    return records[:MAX_RECORDS_PER_ITEM], max(0, len(records) - MAX_RECORDS_PER_ITEM)
+
+
+def item_count(row: QueuedItem) -> int:
+    """How many records an unusable container item held, by its `item_count` header."""
+    count = ((row.meta or {}).get("item") or {}).get("item_count")
+    valid = isinstance(count, int) and not isinstance(count, bool)
+    return count if valid and 0 < count <= MAX_RECORDS_PER_ITEM else 1
+
+
+def hex_id(value: Any, length: int, *, required: bool, reason: str) -> str:
+    """A trace id (32) or span id (16) as lowercase hex; dashed UUIDs are accepted."""
+    if value in (None, "") and not required:
+        return ""
+    text = value.replace("-", "").lower() if isinstance(value, str) else ""
+    if len(text) != length or not _HEX.fullmatch(text) or text == "0" * length:
+        raise InvalidItem(reason, f"bad id {value!r}")
+    return text
+
+
+def uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def clock_drift(row: QueuedItem) -> timedelta:
+    """Relay's clock-drift correction: the shift to apply to the item's timestamps when the
+    SDK's `sent_at` is 55 minutes or more away from the receive time
+    (relay-event-normalization/src/clock_drift.rs)."""
+    sent_at = parse_timestamp((row.meta or {}).get("sent_at"))
+    if sent_at is None or abs(row.received - sent_at) < MINIMUM_CLOCK_DRIFT:
+        return timedelta(0)
+    return row.received - sent_at
+
+
+def moment(value: Any, *, drift: timedelta, reason: str = "timestamp") -> datetime:
+    """A required timestamp (RFC 3339 or unix seconds), corrected for clock drift."""
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        raise InvalidItem(reason, f"bad timestamp {value!r}")
+    try:
+        return parsed + drift
+    except OverflowError:
+        raise InvalidItem(reason, f"bad timestamp {value!r}") from None
+
+
+def text(value: Any, limit: int) -> str:
+    """A string field cut to `limit`; numbers are stringified, anything else is empty."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int | float):
+        value = str(value)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _capped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_ATTRIBUTE_CHARS]
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list):
+        return [_capped(item) for item in value[:MAX_ARRAY_VALUES]]
+    return jsoncodec.dumps(value).decode()[:MAX_ATTRIBUTE_CHARS]
+
+
+def flat_attributes(attributes: Any, *, typed: bool) -> JSON:
+    """{key: value} with at most MAX_ATTRIBUTES keys and capped values.
+
+    `typed`: span v2 and log attributes come as {key: {"value": …, "type": …}}.
+    """
+    if not isinstance(attributes, dict):
+        return {}
+    flat: JSON = {}
+    for key, item in attributes.items():
+        if len(flat) >= MAX_ATTRIBUTES:
+            break
+        value = item.get("value") if typed and isinstance(item, dict) else item
+        flat[str(key)[:MAX_ATTRIBUTE_KEY_CHARS]] = _capped(value)
+    return flat
+
+
+def scrubbed(attributes: JSON, scrubber: Scrubber | None) -> JSON:
+    """The project's scrubbing applied to flat attributes: sensitive keys and card numbers
+    become `[Filtered]`, client addresses go when the project scrubs IPs."""
+    if scrubber is None:
+        return attributes
+    if scrubber.scrub_ip_addresses:
+        attributes = {k: v for k, v in attributes.items() if k not in IP_ATTRIBUTES}
+    return {
+        key: FILTERED if scrubber.is_sensitive(key) and value not in (None, "") else value
+        for key, value in ((k, scrubber.value(v)) for k, v in attributes.items())
+    }
