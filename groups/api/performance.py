@@ -48,7 +48,7 @@ class ProjectTransactionListView(ProjectEndpoint):
 
 class OrganizationTraceView(OrganizationEndpoint):
     """One trace across the organization's projects: its spans (oldest first, with parent
-    ids for a tree), the error events of the same trace and its logs."""
+    ids for a tree), the error events of the same trace, its logs and its API calls."""
 
     scope_map = READ_SCOPES
 
@@ -59,7 +59,6 @@ class OrganizationTraceView(OrganizationEndpoint):
             raise ParseError("Invalid trace id: 32 hex digits expected.")
         projects = Project.objects.for_organization(self.organization).values("pk")
         trace = trace_of(project_ids=projects, trace_id=trace_id)
-        if not (trace.spans or trace.events or trace.logs):
+        if trace.is_empty():
             raise ResourceDoesNotExist
-        data = {"traceId": trace_id, "spans": trace.spans, "events": trace.events}
-        return Response(TraceSerializer({**data, "logs": trace.logs}).data)
+        return Response(TraceSerializer({"traceId": trace_id, "trace": trace}).data)

@@ -176,6 +176,9 @@ class Event(models.Model):
     # The user as counted for the user count (id, e-mail, user name or IP address).
     user_key = models.CharField(max_length=200, blank=True)
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
+    # The path of the request the error happened in (`request.url`, no host or query): joins
+    # the error to the API calls of the same URL.
+    request_path = models.CharField(max_length=512, blank=True)
     tags = BulkJSONField(default=list)
     data = CompressedJSONField()
 
@@ -188,6 +191,11 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["group", "-timestamp", "-id"], name="groups_event_group_time"),
             models.Index(fields=["project", "-timestamp", "-id"], name="groups_event_project_time"),
+            models.Index(
+                fields=["project", "request_path", "-timestamp"],
+                name="groups_event_request_path",
+                condition=~models.Q(request_path=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from groups.models import Event, Span
+from groups.serializers.apicalls import ApiCallSerializer
 from groups.serializers.logs import LogRecordSerializer
 
 
@@ -85,9 +86,11 @@ class TraceEventSerializer(serializers.ModelSerializer):
 
 
 class TraceSerializer(serializers.Serializer):
-    """A trace: its spans (oldest first), the error events and the logs of the same trace."""
+    """A trace: its spans (oldest first), the error events, logs and API calls of the same
+    trace."""
 
     traceId = serializers.CharField()
-    spans = SpanSerializer(many=True)
-    errors = TraceEventSerializer(many=True, source="events")
-    logs = LogRecordSerializer(many=True)
+    spans = SpanSerializer(many=True, source="trace.spans")
+    errors = TraceEventSerializer(many=True, source="trace.events")
+    logs = LogRecordSerializer(many=True, source="trace.logs")
+    apiCalls = ApiCallSerializer(many=True, source="trace.api_calls")

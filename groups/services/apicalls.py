@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from groups.models import ApiCall, Event
+from groups.routes import normalize_route, path_of
 from groups.services.aggregates import summarize
 
 JSON = dict[str, Any]
 
 MAX_URI_CHARS = ApiCall._meta.get_field("uri").max_length
-MAX_ROUTE_CHARS = ApiCall._meta.get_field("route").max_length
 # A request or response body is kept up to this many characters of its JSON (or base64) text.
 MAX_BODY_CHARS = 64 * 1024
-_UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_HEX = re.compile(r"[0-9a-f]{16,}", re.I)
-# Long opaque tokens (base62 ids, slugs with hashes): letters and digits mixed, 20+ long.
-_TOKEN = re.compile(r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}")
-_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 # What a route's error rate counts: server errors, and calls that got no response at all.
 FAILED = Q(status__gte=500) | Q(status__isnull=True)
 
@@ -55,36 +47,6 @@ class NewApiCall:
     metadata: JSON = field(default_factory=dict)
     # {"request": {"headers", "body", "transfer_encoding"}, "response": {…} or None}
     data: JSON = field(default_factory=dict)
-
-
-def _segment(segment: str) -> str:
-    if _UUID.fullmatch(segment):
-        return "{uuid}"
-    if _NUMBER.fullmatch(segment):
-        return "{id}"
-    if (_HEX.fullmatch(segment) and any(c.isdigit() for c in segment)) or _TOKEN.fullmatch(segment):
-        return "{hash}"
-    return segment
-
-
-def _path_of(uri: str) -> str:
-    try:
-        parts = urlsplit(uri.strip())
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return _ORIGIN.sub("", uri.strip()).split("?", 1)[0].split("#", 1)[0]
-    path = parts.path
-    if not parts.scheme and not parts.netloc and not path.startswith("/"):
-        # `api.example.com/items`: a host without a scheme.
-        host, _, rest = path.partition("/")
-        path = rest if "." in host else path
-    return path
-
-
-def normalize_route(uri: str) -> str:
-    """The URI's path, without scheme, host or query, with ids, numbers, UUIDs and hashes
-    folded into `{id}`, `{uuid}` and `{hash}`: `/users/{id}/orders/{uuid}`."""
-    segments = [_segment(segment) for segment in _path_of(uri).split("/") if segment]
-    return ("/" + "/".join(segments))[:MAX_ROUTE_CHARS]
 
 
 def duration_ms(request_time: datetime, response_time: datetime | None) -> float | None:
@@ -156,33 +118,47 @@ def _window() -> timedelta:
 
 
 def errors_of_call(*, call: ApiCall, limit: int = 100) -> list[Event]:
-    """The project's error events sharing the call's trace id, or of the call's user
-    (`Event.user_key` `id:<user id>`) within API_CALL_ERROR_WINDOW_SECONDS of it."""
+    """The project's error events sharing the call's trace id, or within
+    API_CALL_ERROR_WINDOW_SECONDS of it either of the call's user (`Event.user_key`
+    `id:<user id>`) or in a request to the same URL path."""
     match = Q(pk__in=[])
     if call.trace_id:
         match |= Q(trace_id=call.trace_id)
+    window = _window()
+    around = Q(
+        timestamp__gte=call.request_time - window,
+        timestamp__lte=(call.response_time or call.request_time) + window,
+    )
     if call.user_id:
-        window = _window()
-        match |= Q(
-            user_key=f"id:{call.user_id}"[:200],
-            timestamp__gte=call.request_time - window,
-            timestamp__lte=(call.response_time or call.request_time) + window,
-        )
+        match |= around & Q(user_key=f"id:{call.user_id}"[:200])
+    path = path_of(call.uri)[:512]
+    if path:
+        match |= around & Q(request_path=path)
     events = Event.objects.for_project(call.project_id).filter(match)
     return list(events.select_related("group").order_by("-timestamp", "-id")[:limit])
 
 
+def _same_path(path: str) -> Q:
+    """Calls whose URI has this path: the route (indexed) narrows to URIs of the same shape,
+    where a URI ending in the path, or holding it before its query or fragment, has it."""
+    return Q(route=normalize_route(path)) & (
+        Q(uri__endswith=path) | Q(uri__contains=f"{path}?") | Q(uri__contains=f"{path}#")
+    )
+
+
 def calls_of_event(*, event: Event) -> QuerySet[ApiCall]:
-    """The project's API calls around an error: same trace id, or the event's user (when the
-    event names one by id) within API_CALL_ERROR_WINDOW_SECONDS of it."""
+    """The project's API calls around an error: same trace id, or within
+    API_CALL_ERROR_WINDOW_SECONDS of it either of the event's user (when the event names one
+    by id) or to the URL path of the event's request."""
     match = Q(pk__in=[])
     if event.trace_id:
         match |= Q(trace_id=event.trace_id)
+    window = _window()
+    around = Q(
+        request_time__gte=event.timestamp - window, request_time__lte=event.timestamp + window
+    )
     if event.user_key.startswith("id:"):
-        window = _window()
-        match |= Q(
-            user_id=event.user_key[3:],
-            request_time__gte=event.timestamp - window,
-            request_time__lte=event.timestamp + window,
-        )
+        match |= around & Q(user_id=event.user_key[3:])
+    if event.request_path:
+        match |= around & _same_path(event.request_path)
     return ApiCall.objects.for_project(event.project_id).filter(match)

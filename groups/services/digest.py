@@ -27,6 +27,7 @@ from groups.models import (
     GroupUser,
     ShortIdCounter,
 )
+from groups.routes import path_of
 
 JSON = dict[str, Any]
 TAG_UPSERT_ROWS = 500
@@ -81,6 +82,13 @@ def user_key_of(data: JSON) -> str:
         if value not in (None, ""):
             return f"{prefix}:{value}"[:200]
     return ""
+
+
+def request_path_of(data: JSON) -> str:
+    """The path of the event's request URL ("" without one)."""
+    request = data.get("request")
+    url = request.get("url") if isinstance(request, dict) else None
+    return path_of(url)[:512] if isinstance(url, str) else ""
 
 
 def trace_id_of(data: JSON) -> str:
@@ -394,6 +402,7 @@ _EVENT_FIELDS = (
     "culprit",
     "user_key",
     "trace_id",
+    "request_path",
     "tags",
     "data",
 )
@@ -439,6 +448,7 @@ def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
             culprit=item.culprit,
             user_key=item.user_key,
             trace_id=trace_id_of(item.source.data),
+            request_path=request_path_of(item.source.data),
             tags=item.tags,
             data=item.source.data,
         )

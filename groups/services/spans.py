@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Model, Q, QuerySet
 from django.db.models.functions import TruncHour
 
-from groups.models import Event, LogRecord, Span
+from groups.models import ApiCall, Event, LogRecord, Span
 from groups.services.aggregates import summarize
 
 # Sentry's failure_rate(): every status but these counts as a failure
@@ -80,17 +80,24 @@ class Trace:
     spans: list[Span]
     events: list[Event]
     logs: list[LogRecord]
+    api_calls: list[ApiCall]
+
+    def is_empty(self) -> bool:
+        return not (self.spans or self.events or self.logs or self.api_calls)
 
 
 def trace_of(*, project_ids: QuerySet, trace_id: str) -> Trace:
-    """The spans, error events and logs of one trace in the given projects, oldest first."""
+    """The spans, error events, logs and API calls of one trace in the given projects,
+    oldest first."""
     spans = Span.objects.filter(trace_id=trace_id, project_id__in=project_ids)
     events = Event.objects.filter(trace_id=trace_id, project_id__in=project_ids)
     logs = LogRecord.objects.filter(trace_id=trace_id, project_id__in=project_ids)
+    calls = ApiCall.objects.filter(trace_id=trace_id, project_id__in=project_ids)
     return Trace(
         spans=list(spans.order_by("start", "id")[:MAX_TRACE_ROWS]),
         events=list(events.order_by("timestamp", "id")[:MAX_TRACE_ROWS]),
         logs=list(logs.order_by("timestamp", "id")[:MAX_TRACE_ROWS]),
+        api_calls=list(calls.order_by("request_time", "id")[:MAX_TRACE_ROWS]),
     )
 
 

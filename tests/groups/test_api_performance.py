@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from tests.groups.factories import EventFactory, GroupFactory, LogRecordFactory, SpanFactory
+from tests.groups.factories import (
+    ApiCallFactory,
+    EventFactory,
+    GroupFactory,
+    LogRecordFactory,
+    SpanFactory,
+)
 from tests.projects.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +143,9 @@ class TestTrace:
     def url(self, organization):
         return f"/api/0/organizations/{organization.slug}/traces/{TRACE}/"
 
-    def test_spans_errors_and_logs(self, api_client, project, url, django_assert_num_queries):
+    def test_spans_errors_logs_and_api_calls(
+        self, api_client, project, url, django_assert_num_queries
+    ):
         now = timezone.now()
         root = SpanFactory(
             project=project,
@@ -158,9 +166,11 @@ class TestTrace:
         )
         event = EventFactory(group=GroupFactory(project=project), trace_id=TRACE)
         log = LogRecordFactory(project=project, trace_id=TRACE, span_id=child.span_id)
+        call = ApiCallFactory(project=project, trace_id=TRACE)
         SpanFactory(trace_id=TRACE)  # same trace id in another organization
+        ApiCallFactory(trace_id=TRACE)
         EventFactory()
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             response = api_client.get(url)
         assert response.status_code == 200, response.content
         body = response.json()
@@ -193,6 +203,14 @@ class TestTrace:
         assert [(item["id"], item["spanId"]) for item in body["logs"]] == [
             (str(log.pk), child.span_id)
         ]
+        assert [(item["id"], item["traceId"]) for item in body["apiCalls"]] == [
+            (str(call.pk), TRACE)
+        ]
+
+    def test_a_trace_of_api_calls_only_is_found(self, api_client, project, url):
+        ApiCallFactory(project=project, trace_id=TRACE)
+        body = api_client.get(url).json()
+        assert (len(body["apiCalls"]), body["spans"], body["errors"]) == (1, [], [])
 
     def test_unknown_trace_is_404(self, api_client, url):
         SpanFactory(trace_id=TRACE)  # in another organization only

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from groups.models import ApiCall
+from groups.routes import normalize_route
 from groups.services.apicalls import (
     MAX_BODY_CHARS,
     NewApiCall,
@@ -16,7 +17,6 @@ from groups.services.apicalls import (
     capped_message,
     duration_ms,
     errors_of_call,
-    normalize_route,
     store_api_calls,
 )
 from tests.groups.factories import ApiCallFactory, EventFactory, GroupFactory
@@ -123,11 +123,47 @@ class TestJoins:
         assert errors == [near, traced]
         assert errors[0].group == group  # selected with it
 
-    def test_call_without_trace_or_user_has_no_errors(self, django_assert_num_queries):
+    def test_call_matching_nothing_has_no_errors(self, django_assert_num_queries):
         call = ApiCallFactory()
         EventFactory(group=GroupFactory(project=call.project))
-        with django_assert_num_queries(0):
+        with django_assert_num_queries(1):
             assert errors_of_call(call=call) == []
+
+    def test_errors_of_call_by_url_path_within_the_window(self, settings):
+        settings.API_CALL_ERROR_WINDOW_SECONDS = 60
+        now = timezone.now()
+        call = ApiCallFactory(uri="https://api.example.com/orders/12?expand=1", request_time=now)
+        group = GroupFactory(project=call.project)
+        same = EventFactory(group=group, request_path="/orders/12", timestamp=now)
+        EventFactory(group=group, request_path="/orders/12", timestamp=now - timedelta(hours=1))
+        EventFactory(group=group, request_path="/orders/1", timestamp=now)
+        EventFactory(group=group, request_path="/orders/123", timestamp=now)
+        assert errors_of_call(call=call) == [same]
+
+    def test_calls_of_event_by_url_path_within_the_window(self, settings):
+        settings.API_CALL_ERROR_WINDOW_SECONDS = 60
+        now = timezone.now()
+        event = EventFactory(request_path="/orders/12", timestamp=now)
+        project = event.project
+
+        def call(uri, seconds=0):
+            return ApiCallFactory(
+                project=project,
+                uri=uri,
+                route=normalize_route(uri),
+                request_time=now + timedelta(seconds=seconds),
+            )
+
+        matching = {
+            call("https://api.example.com/orders/12"),
+            call("http://10.0.0.5:8080/orders/12?expand=items", seconds=30),
+            call("/orders/12#top", seconds=-30),
+        }
+        call("https://api.example.com/orders/123")
+        call("https://api.example.com/orders/1")
+        call("https://api.example.com/v2/orders/12")
+        call("https://api.example.com/orders/12", seconds=120)
+        assert set(calls_of_event(event=event)) == matching
 
     def test_calls_of_event(self, settings):
         settings.API_CALL_ERROR_WINDOW_SECONDS = 60

@@ -86,6 +86,15 @@ def test_one_batch_many_issues_and_repeats(key):
 
 
 @pytest.mark.django_db
+def test_the_request_path_is_kept_for_joins_with_api_calls(key):
+    queue_events(key, 1, {"message": "m", "request": {"url": "https://shop.test/cart/7?x=1"}})
+    queue_events(key, 1, {"message": "no request"})
+    drain()
+    paths = sorted(Event.objects.values_list("request_path", flat=True))
+    assert paths == ["", "/cart/7"]
+
+
+@pytest.mark.django_db
 def test_digest_command_until_empty(key):
     queue_events(key, 3)
     call_command("digest", "--until-empty", "--batch-size", "2")
