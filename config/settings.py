@@ -219,6 +219,9 @@ INGEST_BACKLOG_RETRY_AFTER_SECONDS = env_int(
 )
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=250, minimum=1)
+# …and at most this many queued (compressed) bytes per batch, so that a run of large
+# attachments is not held in memory all at once; a single larger item is digested alone.
+DIGEST_BATCH_MAX_BYTES = env_int("DIGEST_BATCH_MAX_BYTES", default=32 * 1024 * 1024, minimum=1024)
 # Digest processes `manage.py serve` runs. On PostgreSQL several share the queue (SKIP
 # LOCKED), which pays when events spread over many issues; batches that touch the same
 # issues wait for each other's row locks, and SQLite has one writer at a time anyway.

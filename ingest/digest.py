@@ -6,8 +6,10 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, Min
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from groups.services import DigestResult, NormalizedEvent, digest_events, maintain_issues
@@ -69,11 +71,7 @@ def digest_batch(*, batch_size: int) -> int:
     alone is marked, and parked after QueuedItem.MAX_FAILURES attempts.
     """
     with transaction.atomic():
-        rows = list(
-            QueuedItem.objects.select_for_update(skip_locked=True)
-            .filter(failures__lt=QueuedItem.MAX_FAILURES)
-            .order_by("id")[:batch_size]
-        )
+        rows = _claim(batch_size=batch_size)
         if not rows:
             return 0
         try:
@@ -90,6 +88,32 @@ def digest_batch(*, batch_size: int) -> int:
                 failures=F("failures") + 1, last_error=str(exc)[:2000]
             )
     return len(rows)
+
+
+def _claim(*, batch_size: int) -> list[QueuedItem]:
+    """Lock up to `batch_size` queued items and load the payloads of the first ones that fit
+    in DIGEST_BATCH_MAX_BYTES (at least one): a run of large attachments is digested a few at
+    a time rather than all in memory at once. Locked rows left out wait for the next batch."""
+    candidates = list(
+        QueuedItem.objects.select_for_update(skip_locked=True)
+        .filter(failures__lt=QueuedItem.MAX_FAILURES)
+        .defer("payload")
+        .annotate(size=Length("payload"))
+        .order_by("id")[:batch_size]
+    )
+    budget = settings.DIGEST_BATCH_MAX_BYTES
+    rows: list[QueuedItem] = []
+    for row in candidates:
+        if rows and budget < row.size:
+            break
+        budget -= row.size
+        rows.append(row)
+    payloads = dict(
+        QueuedItem.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", "payload")
+    )
+    for row in rows:
+        row.payload = payloads[row.pk]
+    return rows
 
 
 def _digest_rows(rows: list[QueuedItem]) -> None:
@@ -154,10 +178,16 @@ def run_maintenance() -> None:
     retention are deleted."""
     now = timezone.now()
     changed = maintain_issues(now=now)
+    # Check-ins still queued have not been seen yet: judge monitors as of the oldest of them,
+    # so that a backlog does not make runs that did check in look missed.
+    queued_checkin = QueuedItem.objects.filter(
+        type="check_in", failures__lt=QueuedItem.MAX_FAILURES
+    ).aggregate(oldest=Min("received"))["oldest"]
+    checked_until = min(now, queued_checkin) if queued_checkin else now
     pruned = prune_windows()
     done = {
-        "checkins_missed": detect_missed_checkins(now=now),
-        "checkins_timed_out": detect_timeouts(now=now),
+        "checkins_missed": detect_missed_checkins(now=checked_until),
+        "checkins_timed_out": detect_timeouts(now=checked_until),
         "spans_pruned": prune_spans(now=now, max_chunks=PRUNE_MAX_CHUNKS),
         "logs_pruned": prune_logs(now=now, max_chunks=PRUNE_MAX_CHUNKS),
     }

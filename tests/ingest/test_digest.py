@@ -74,6 +74,17 @@ def test_batches_respect_size(key):
 
 
 @pytest.mark.django_db
+def test_batches_respect_a_byte_budget(key, settings):
+    queue_events(key, 3)
+    size = max(len(row.payload) for row in QueuedItem.objects.all())
+    settings.DIGEST_BATCH_MAX_BYTES = 2 * size
+    assert digest_batch(batch_size=10) == 2
+    settings.DIGEST_BATCH_MAX_BYTES = 1024  # below any one item: still one at a time
+    assert digest_batch(batch_size=10) == 1
+    assert Group.objects.get().times_seen == 3
+
+
+@pytest.mark.django_db
 def test_one_batch_many_issues_and_repeats(key):
     queue_events(key, 3)
     queue_events(key, 2, {"message": "Disk /data is 91% full"})

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ingest.digest import drain, run_maintenance
 from ingest.envelope import parse_envelope
-from ingest.models import OutcomeCounter
+from ingest.models import OutcomeCounter, QueuedItem
 from ingest.services import accept_envelope
 from projects.models import Monitor, MonitorCheckIn
 from tests.ingest.conftest import envelope_bytes
@@ -113,3 +113,20 @@ def test_run_maintenance_marks_overdue_and_hung_runs(key):
     monitor = Monitor.objects.get()
     assert monitor.status == "timeout"
     assert monitor.next_checkin_latest > timezone.now()
+
+
+def test_maintenance_waits_for_check_ins_still_queued(key):
+    send(key, ("check_in", checkin(status="in_progress")))
+    long_ago = timezone.now() - timedelta(hours=2)
+    Monitor.objects.update(next_checkin=long_ago, next_checkin_latest=long_ago)
+    MonitorCheckIn.objects.update(timeout_at=long_ago)
+    # The run's end arrived before the deadlines passed, and waits in the queue (a backlog):
+    # the monitor is not judged past the oldest check-in still to be digested.
+    envelope = parse_envelope(envelope_bytes({}, [({"type": "check_in"}, checkin())]))
+    accept_envelope(key=key, envelope=envelope, meta={})
+    QueuedItem.objects.update(received=long_ago - timedelta(minutes=1))
+    run_maintenance()
+    assert list(MonitorCheckIn.objects.values_list("status", flat=True)) == ["in_progress"]
+    drain()
+    run_maintenance()
+    assert "missed" in set(MonitorCheckIn.objects.values_list("status", flat=True))
