@@ -360,6 +360,8 @@ class SessionAggregate(models.Model):
                 name="projects_sessionaggregate_unique",
             )
         ]
+        # The sessions API and release health select a project's hours.
+        indexes = [models.Index(fields=["project", "hour"], name="projects_session_hour")]
 
     def __str__(self) -> str:
         return f"{self.release} {self.environment} {self.hour:%Y-%m-%d %H}h: {self.started}"
@@ -383,6 +385,8 @@ class SessionUser(models.Model):
                 name="projects_sessionuser_unique",
             )
         ]
+        # The sessions API selects a project's users by the time of their first session.
+        indexes = [models.Index(fields=["project", "first_seen"], name="projects_sessionuser_seen")]
 
     def __str__(self) -> str:
         return f"{self.distinct_id} in {self.release}"
