@@ -163,3 +163,10 @@ class ApiCallFilter(TimeRangeFilterSet):
             low = int(value[0]) * 100
             return queryset.filter(status__gte=low, status__lt=low + 100)
         return queryset.filter(status=int(value))
+
+
+class ApiCallRouteFilter(ApiCallFilter):
+    """The API-call filters for route summaries: the last 24 hours unless a time range is
+    given, as transaction summaries are (a summary of every call ever would scan them all)."""
+
+    default_period = timedelta(hours=24)
