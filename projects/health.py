@@ -103,6 +103,7 @@ class SessionMarkSeen:
 
 
 def hour_of(moment: datetime) -> datetime:
+    """The start of the hour `moment` falls in (the one helper for hourly buckets)."""
     return moment.replace(minute=0, second=0, microsecond=0)
 
 

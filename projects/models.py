@@ -386,9 +386,7 @@ class SessionUser(models.Model):
             )
         ]
         # The sessions API selects a project's users by the time of their first session.
-        indexes = [
-            models.Index(fields=["project", "first_seen"], name="projects_sessionuser_seen")
-        ]
+        indexes = [models.Index(fields=["project", "first_seen"], name="projects_sessionuser_seen")]
 
     def __str__(self) -> str:
         return f"{self.distinct_id} in {self.release}"

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from uuid import NAMESPACE_OID, UUID, uuid5
 
 from ingest.digesters import Outcomes, digests
 from ingest.digesters.values import JSON, InvalidItem, load_object
@@ -133,14 +133,16 @@ def _count(value: Any) -> int:
 
 
 def session_id(payload: JSON) -> UUID | None:
-    """The update's `sid`, or None when it has none (then it cannot be told apart)."""
+    """The update's `sid`, or None when it has none (then it cannot be told apart) or it is
+    not a string. Relay drops a `sid` that is not a UUID; here such a string still tells its
+    session apart, by a UUID derived from it."""
     sid = payload.get("sid")
-    if sid is None:
+    if not isinstance(sid, str) or not sid:
         return None
     try:
-        return UUID(sid) if isinstance(sid, str) else None
+        return UUID(sid)
     except ValueError:
-        return None
+        return uuid5(NAMESPACE_OID, sid)
 
 
 def _counters(
@@ -182,6 +184,7 @@ def parse_session(payload: Any, *, project_id: int, clock: Clock, marks: Marks) 
     if payload.get("sid") is not None and sid is None:
         raise InvalidSession("invalid_session")
     errors = _count(payload.get("errors"))
+    did = _text(payload.get("did"), DISTINCT_ID_MAX_LENGTH)
     mark = marks.get((project_id, sid)) if sid is not None else None
     mark = mark or SessionMarkSeen(project_id, sid or UUID(int=0), started)
     counters, mark = _counters(status, errors, mark)
@@ -191,7 +194,6 @@ def parse_session(payload: Any, *, project_id: int, clock: Clock, marks: Marks) 
         counters["started"] = 1
     where = {"project_id": project_id, "release": release, "environment": environment}
     counts = [SessionCounts(**where, hour=hour_of(started), **counters)]
-    did = _text(payload.get("did"), DISTINCT_ID_MAX_LENGTH)
     users = [
         SessionUserSeen(**where, distinct_id=did, seen=started, has_crashed=status == "crashed")
     ]
@@ -228,15 +230,21 @@ def parse_aggregates(payload: Any, *, project_id: int, clock: Clock, marks: Mark
 _PARSERS = {"session": parse_session, "sessions": parse_aggregates}
 
 
-@digests("session", "sessions")
-def digest_sessions(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
-    outcomes: Outcomes = defaultdict(Counter)
-    loaded: list[tuple[QueuedItem, JSON]] = []
+def _loaded(rows: list[QueuedItem], outcomes: Outcomes) -> list[tuple[QueuedItem, JSON]]:
+    """The rows whose payload is a JSON object, with it; the others are counted invalid."""
+    loaded = []
     for row in rows:
         try:
             loaded.append((row, load_object(row, "invalid_session")))
         except InvalidItem as exc:
             outcomes[row.project_id][("session", Outcome.INVALID, exc.reason)] += 1
+    return loaded
+
+
+@digests("session", "sessions")
+def digest_sessions(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
+    outcomes: Outcomes = defaultdict(Counter)
+    loaded = _loaded(rows, outcomes)
     sids = {(row.project_id, session_id(payload)) for row, payload in loaded}
     marks = session_marks(keys={key for key in sids if key[1] is not None})
     known = dict(marks)
@@ -253,6 +261,11 @@ def digest_sessions(rows: list[QueuedItem], projects: Mapping[int, Project]) -> 
         counts += row_counts
         users += row_users
         outcomes[row.project_id][("session", Outcome.ACCEPTED, "")] += 1
-    changed = [mark for key, mark in marks.items() if known.get(key) != mark]
+    # A mark without flags says nothing that its absence does not: only flagged ones are kept.
+    changed = [
+        mark
+        for key, mark in marks.items()
+        if known.get(key) != mark and (mark.is_errored or mark.is_terminal)
+    ]
     record_sessions(counts=counts, users=users, marks=changed)
     return outcomes

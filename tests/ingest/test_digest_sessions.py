@@ -114,6 +114,13 @@ def test_a_session_that_crashes_after_erroring_moves_from_errored_to_crashed(key
     assert totals() == {"started": 1, "exited": 0, "errored": 0, "crashed": 1, "abnormal": 0}
 
 
+def test_an_invalid_update_leaves_its_session_unmarked(key):
+    send(key, ("session", session(status="exited", did=["not", "text"])))
+    send(key, ("session", session(status="exited")))
+    assert totals()["exited"] == 1
+    assert outcomes(key) == {("accepted", ""): 1, ("invalid", "invalid_session"): 1}
+
+
 def test_sessions_without_a_sid_are_counted_as_they_come(key):
     payload = {name: value for name, value in session(status="exited").items() if name != "sid"}
     send(key, ("session", payload), ("session", payload))
@@ -213,10 +220,18 @@ def test_bad_items_are_invalid_and_the_rest_is_stored(key, item_type, payload, r
     assert outcomes(key) == {("accepted", ""): 1, ("invalid", reason): 1}
 
 
-@pytest.mark.parametrize("sid", [7, "not-a-uuid"])
-def test_a_sid_that_is_not_a_uuid_is_invalid(key, sid):
+@pytest.mark.parametrize("sid", [7, ["a"], ""])
+def test_a_sid_that_is_not_a_string_is_invalid(key, sid):
     send(key, ("session", session(sid=sid)), ("session", session()))
     assert outcomes(key) == {("accepted", ""): 1, ("invalid", "invalid_session"): 1}
+
+
+def test_a_sid_that_is_not_a_uuid_still_tells_its_session_apart(key):
+    send(key, ("session", session(sid="a", status="exited")))
+    send(key, ("session", session(sid="a", init=False, status="exited")))
+    send(key, ("session", session(sid="b", status="exited")))
+    assert totals()["exited"] == 2
+    assert outcomes(key) == {("accepted", ""): 3}
 
 
 def test_a_drifting_clock_is_corrected_by_sent_at(key):
