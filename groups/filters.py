@@ -14,10 +14,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from config.api.periods import in_range, parse_period, period_start
 from groups.models import ApiCall, LogRecord, Span
 
-_PERIOD = re.compile(r"(\d{1,6})([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _STATUS = re.compile(r"^(?:[1-5]xx|[1-5]\d\d)$", re.IGNORECASE)
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
@@ -29,10 +28,10 @@ class PeriodField(forms.CharField):
         value = super().clean(value)
         if not value:
             return None
-        match = _PERIOD.fullmatch(value)
-        if not match:
-            raise forms.ValidationError("Invalid statsPeriod: use a number and s, m, h, d or w.")
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return parse_period(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class PeriodFilter(django_filters.Filter):
@@ -71,16 +70,24 @@ class TimeRangeFilterSet(django_filters.FilterSet):
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         data = self.form.cleaned_data
-        start, end = data.get("start"), data.get("end")
+        start, end = self._moment("start"), self._moment("end")
         period = data.get("statsPeriod") or (None if start else self.default_period)
         if period is not None and start is None:
             try:
-                start = (end or timezone.now()) - period
-            except OverflowError:
-                raise ValidationError({"statsPeriod": ["Invalid statsPeriod: too long."]}) from None
+                start = period_start(end or timezone.now(), period)
+            except ValueError as exc:
+                raise ValidationError({"statsPeriod": [str(exc)]}) from None
         if start is not None and end is not None and start >= end:
             raise ValidationError({"start": ["start must be before end."]})
         return start, end
+
+    def _moment(self, name: str) -> datetime | None:
+        """`start` or `end`, or a 400 when it lies where the query would fail."""
+        value = self.form.cleaned_data.get(name)
+        try:
+            return None if value is None else in_range(value, name)
+        except ValueError as exc:
+            raise ValidationError({name: [str(exc)]}) from None
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         queryset = super().filter_queryset(queryset)
@@ -156,3 +163,10 @@ class ApiCallFilter(TimeRangeFilterSet):
             low = int(value[0]) * 100
             return queryset.filter(status__gte=low, status__lt=low + 100)
         return queryset.filter(status=int(value))
+
+
+class ApiCallRouteFilter(ApiCallFilter):
+    """The API-call filters for route summaries: the last 24 hours unless a time range is
+    given, as transaction summaries are (a summary of every call ever would scan them all)."""
+
+    default_period = timedelta(hours=24)

@@ -8,7 +8,11 @@ Mirrors Sentry's monitors consumer (src/sentry/monitors/consumers/monitor_consum
   duration, status); a finished one is not changed again (`checkin_finished`);
 - every check-in moves the schedule on: `next_checkin` is the first scheduled moment after the
   check-in arrived, `next_checkin_latest` that plus `checkin_margin` minutes (default 1);
-- an `in_progress` check-in times out `max_runtime` minutes (default 30) after it began.
+- an `in_progress` check-in times out `max_runtime` minutes (default 30) after it began; its
+  monitor becomes `timeout` unless a newer check-in already finished (ok or error), as
+  Sentry's `mark_checkin_timeout` checks for a newer result;
+- crontab aliases (`@daily`, `@hourly`, …) are stored as the 5-field crontab Sentry maps them
+  to (NONSTANDARD_CRONTAB_SCHEDULES in src/sentry/monitors/constants.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 from django.db import transaction
+from django.db.models import Max
 
 from projects.exceptions import CheckInRejectedError
 from projects.models import CheckInStatus, Monitor, MonitorCheckIn, MonitorStatus
@@ -32,6 +37,16 @@ INTERVAL_UNITS = ("minute", "hour", "day", "week", "month", "year")
 CHECKIN_STATUSES = (CheckInStatus.IN_PROGRESS, CheckInStatus.OK, CheckInStatus.ERROR)
 # Sentry's monitor statuses after a finished check-in.
 _MONITOR_STATUS = {CheckInStatus.OK: MonitorStatus.OK, CheckInStatus.ERROR: MonitorStatus.ERROR}
+# Sentry's NONSTANDARD_CRONTAB_SCHEDULES (src/sentry/monitors/constants.py).
+CRONTAB_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ def _schedule(schedule: Any, timezone: str) -> tuple[str, str | list[Any]]:
         raise CheckInRejectedError("monitor_invalid_config")
     kind, value = schedule.get("type"), schedule.get("value")
     if kind == "crontab" and isinstance(value, str):
+        value = CRONTAB_ALIASES.get(value.strip(), value)
         try:
             CronSim(value, datetime.now(ZoneInfo(timezone)))
         except CronSimError:
@@ -209,6 +225,10 @@ def record_checkin(*, checkin: CheckIn) -> MonitorCheckIn:
 def detect_missed_checkins(*, now: datetime) -> int:
     """Monitors whose check-in is overdue get one `missed` check-in and the next schedule.
 
+    `now` is the moment up to which check-ins have been digested, not the wall clock: the
+    caller passes min(now, received time of the oldest `check_in` item still queued), so a
+    digest backlog never makes a check-in that arrived in time look missed.
+
     One missed row per detection, however long the silence: after an outage of a day a
     five-minute monitor shows one missed check-in (for the first moment missed), not 288.
     Rows locked by another worker are skipped (PostgreSQL); SQLite serializes writers.
@@ -236,7 +256,8 @@ def detect_missed_checkins(*, now: datetime) -> int:
 
 @transaction.atomic
 def detect_timeouts(*, now: datetime) -> int:
-    """In-progress check-ins past their `timeout_at` become `timeout`, and so do monitors."""
+    """In-progress check-ins past their `timeout_at` become `timeout`; so does a monitor,
+    unless one of its check-ins newer than the timed-out one already finished."""
     expired = list(
         MonitorCheckIn.objects.select_for_update(skip_locked=True).filter(
             status=CheckInStatus.IN_PROGRESS, timeout_at__lt=now
@@ -247,7 +268,30 @@ def detect_timeouts(*, now: datetime) -> int:
         row.date_updated = now
         row.duration_ms = None
     MonitorCheckIn.objects.bulk_update(expired, ["status", "date_updated", "duration_ms"])
-    Monitor.objects.filter(pk__in={row.monitor_id for row in expired}).update(
+    Monitor.objects.filter(pk__in=_without_newer_result(expired)).update(
         status=MonitorStatus.TIMEOUT
     )
     return len(expired)
+
+
+def _without_newer_result(expired: list[MonitorCheckIn]) -> set[int]:
+    """The monitors of `expired` check-ins whose latest finished check-in is not newer than
+    their latest timed-out one."""
+    timed_out: dict[int, datetime] = {}
+    for row in expired:
+        timed_out[row.monitor_id] = max(
+            timed_out.get(row.monitor_id, row.date_added), row.date_added
+        )
+    finished = dict(
+        MonitorCheckIn.objects.filter(
+            monitor_id__in=timed_out, status__in=(CheckInStatus.OK, CheckInStatus.ERROR)
+        )
+        .values("monitor_id")
+        .annotate(latest=Max("date_added"))
+        .values_list("monitor_id", "latest")
+    )
+    return {
+        monitor_id
+        for monitor_id, moment in timed_out.items()
+        if finished.get(monitor_id) is None or finished[monitor_id] <= moment
+    }

@@ -1,10 +1,19 @@
 """Release health: session counts per release, environment and hour, and distinct users.
 
-Counting rule (Sentry's release health, as Relay extracts it from session updates):
+Counting rule (Sentry's release health, as Relay extracts it from session updates, where a
+session is told apart by its `sid` and errored is a set of session ids):
 - `started` += 1 for an update with `init: true` (the session's first update);
-- a terminal update counts once in exactly one of: `errored` (status `errored`, or `exited`
-  with errors > 0), `crashed`, `abnormal`, `exited` (status `exited` with no errors);
-- `ok` updates after the first count nothing more.
+- `errored` += 1 the first time a session is seen with errors > 0 or status `errored`, whatever
+  its status: browser SDKs never end a session, they send `ok` updates with an error count;
+- `crashed` or `abnormal` += 1 for the session's first update with that status; a session
+  counted as errored before moves from `errored` to it (errored means neither crashed nor
+  abnormal);
+- `exited` += 1 for the first `exited` update of a session that never had errors;
+- anything else (`ok` updates, an SDK's retried terminal update) counts nothing more.
+What each session has been counted as is kept in SessionMark rows (unique per project and
+`sid`) for the 5 days an update of it is accepted, then pruned by `prune_session_marks`;
+updates without a `sid` and server-mode aggregates are counted as they come.
+Each stored count saturates at Relay's u32 maximum (COUNT_MAX) instead of overflowing.
 Healthy sessions are then `started - errored - crashed - abnormal`, crash-free sessions
 `1 - crashed / started`. Users are distinct `did`s per release and environment, and a user is
 crashed once any of their sessions crashed. Users are kept per release and environment, not
@@ -18,14 +27,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Trunc
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Greatest, Trunc
 
-from projects.models import SessionAggregate, SessionUser
+from projects.models import SessionAggregate, SessionMark, SessionUser
 
 COUNTERS = ("started", "exited", "errored", "crashed", "abnormal")
+# Relay reads session counts as u32 (relay-event-schema `protocol/session.rs`); stored counts
+# stop there rather than overflow the column.
+COUNT_MAX = 2**32 - 1
+# How long a session can still be updated (Relay's `max_session_secs_in_past`).
+SESSION_HORIZON = timedelta(days=5)
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,11 @@ class SessionCounts:
 
     def __add__(self, other: SessionCounts) -> SessionCounts:
         return replace(
-            self, **{name: getattr(self, name) + getattr(other, name) for name in COUNTERS}
+            self,
+            **{
+                name: min(getattr(self, name) + getattr(other, name), COUNT_MAX)
+                for name in COUNTERS
+            },
         )
 
 
@@ -68,7 +87,23 @@ class SessionUserSeen:
         return (self.project_id, self.release, self.environment, self.distinct_id)
 
 
+@dataclass(frozen=True)
+class SessionMarkSeen:
+    """What one session (`sid`) has been counted as: errored, and in a terminal counter."""
+
+    project_id: int
+    sid: UUID
+    started: datetime
+    is_errored: bool = False
+    is_terminal: bool = False
+
+    @property
+    def key(self) -> tuple[int, UUID]:
+        return (self.project_id, self.sid)
+
+
 def hour_of(moment: datetime) -> datetime:
+    """The start of the hour `moment` falls in (the one helper for hourly buckets)."""
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
@@ -88,6 +123,9 @@ def _upsert(
     one statement per batch unless the batch is larger than a statement can carry."""
     if not rows:
         return
+    # Rows in key order: two workers upserting overlapping keys then lock them in the same
+    # order, and cannot deadlock on PostgreSQL.
+    rows = sorted(rows, key=lambda row: row[: len(key)])
     quote = connection.ops.quote_name
     placeholders = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
     per_statement = MAX_STATEMENT_PARAMETERS // len(rows[0])
@@ -125,22 +163,89 @@ def _merged_users(users: Iterable[SessionUserSeen]) -> list[SessionUserSeen]:
     return list(merged.values())
 
 
-def record_sessions(
-    *, counts: Iterable[SessionCounts], users: Iterable[SessionUserSeen] = ()
-) -> None:
-    """Add session counts and distinct users, one upsert statement for each table."""
+def _saturating_sum(name: str) -> str:
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    return f"{name} = {least}({{t}}.{name} + excluded.{name}, {COUNT_MAX})"
+
+
+def _record_counts(counts: Iterable[SessionCounts]) -> None:
+    """Upsert the counts; an errored count below zero (sessions moved from errored to crashed
+    or abnormal) is taken off the stored row afterwards, as a CHECK forbids inserting it."""
     adapt = connection.ops.adapt_datetimefield_value
+    merged = _merged_counts(counts)
     _upsert(
         SessionAggregate._meta.db_table,
         _COUNT_KEY,
         COUNTERS,
-        ", ".join(f"{name} = {{t}}.{name} + excluded.{name}" for name in COUNTERS),
+        ", ".join(_saturating_sum(name) for name in COUNTERS),
         [
             [c.project_id, c.release, c.environment, adapt(c.hour)]
-            + [getattr(c, name) for name in COUNTERS]
-            for c in _merged_counts(counts)
+            + [max(getattr(c, name), 0) for name in COUNTERS]
+            for c in merged
         ],
     )
+    for c in sorted((c for c in merged if c.errored < 0), key=lambda c: c.key):
+        SessionAggregate.objects.filter(
+            project_id=c.project_id, release=c.release, environment=c.environment, hour=c.hour
+        ).update(errored=Greatest(F("errored") + c.errored, 0))
+
+
+def _record_marks(marks: Iterable[SessionMarkSeen]) -> None:
+    prepare = SessionMark._meta.get_field("sid").get_db_prep_value
+    adapt = connection.ops.adapt_datetimefield_value
+    latest = {mark.key: mark for mark in marks}
+    _upsert(
+        SessionMark._meta.db_table,
+        ("project_id", "sid"),
+        ("started", "is_errored", "is_terminal"),
+        "is_errored = ({t}.is_errored OR excluded.is_errored), "
+        "is_terminal = ({t}.is_terminal OR excluded.is_terminal)",
+        [
+            [
+                m.project_id,
+                prepare(m.sid, connection),
+                adapt(m.started),
+                m.is_errored,
+                m.is_terminal,
+            ]
+            for m in latest.values()
+        ],
+    )
+
+
+def session_marks(*, keys: Iterable[tuple[int, UUID]]) -> dict[tuple[int, UUID], SessionMarkSeen]:
+    """What the given sessions (project id, sid) have been counted as so far; one query."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = SessionMark.objects.filter(
+        project_id__in={project_id for project_id, _ in keys}, sid__in={sid for _, sid in keys}
+    )
+    marks = {
+        (row.project_id, row.sid): SessionMarkSeen(
+            row.project_id, row.sid, row.started, row.is_errored, row.is_terminal
+        )
+        for row in rows
+    }
+    return {key: mark for key, mark in marks.items() if key in keys}
+
+
+def prune_session_marks(*, now: datetime) -> int:
+    """Marks of sessions started before the horizon (no update of them is counted any more)
+    are deleted; returns how many."""
+    return SessionMark.objects.filter(started__lt=now - SESSION_HORIZON).delete()[0]
+
+
+def record_sessions(
+    *,
+    counts: Iterable[SessionCounts],
+    users: Iterable[SessionUserSeen] = (),
+    marks: Iterable[SessionMarkSeen] = (),
+) -> None:
+    """Add session counts and distinct users and keep the sessions' marks, one upsert
+    statement for each table."""
+    adapt = connection.ops.adapt_datetimefield_value
+    _record_counts(counts)
     _upsert(
         SessionUser._meta.db_table,
         _USER_KEY,
@@ -151,6 +256,7 @@ def record_sessions(
             for u in _merged_users(users)
         ],
     )
+    _record_marks(marks)
 
 
 STATUSES = ("healthy", "errored", "crashed", "abnormal")

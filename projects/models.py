@@ -360,6 +360,8 @@ class SessionAggregate(models.Model):
                 name="projects_sessionaggregate_unique",
             )
         ]
+        # The sessions API and release health select a project's hours.
+        indexes = [models.Index(fields=["project", "hour"], name="projects_session_hour")]
 
     def __str__(self) -> str:
         return f"{self.release} {self.environment} {self.hour:%Y-%m-%d %H}h: {self.started}"
@@ -383,6 +385,29 @@ class SessionUser(models.Model):
                 name="projects_sessionuser_unique",
             )
         ]
+        # The sessions API selects a project's users by the time of their first session.
+        indexes = [models.Index(fields=["project", "first_seen"], name="projects_sessionuser_seen")]
 
     def __str__(self) -> str:
         return f"{self.distinct_id} in {self.release}"
+
+
+class SessionMark(models.Model):
+    """What a session (by its `sid`) has already been counted as, so that repeated updates
+    count it once: as errored, and in one terminal counter. Kept while the session can still
+    be updated (Relay's 5-day horizon), then pruned."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    sid = models.UUIDField()
+    started = models.DateTimeField()
+    is_errored = models.BooleanField(default=False)
+    is_terminal = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sid"], name="projects_sessionmark_unique")
+        ]
+        indexes = [models.Index(fields=["started"], name="projects_sessionmark_started")]
+
+    def __str__(self) -> str:
+        return f"{self.sid} errored={self.is_errored} terminal={self.is_terminal}"

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from config.api.exceptions import ResourceDoesNotExist
 from groups.api.issues import event_uuid, time_pagination
-from groups.filters import ApiCallFilter
+from groups.filters import ApiCallFilter, ApiCallRouteFilter
 from groups.models import ApiCall, Event
 from groups.serializers.apicalls import (
     ApiCallDetailSerializer,
@@ -36,9 +36,13 @@ FILTER_PARAMETERS = [
 ]
 
 
-def filtered(request: Request, calls: QuerySet[ApiCall]) -> QuerySet[ApiCall]:
+def filtered(
+    request: Request,
+    calls: QuerySet[ApiCall],
+    filter_class: type[ApiCallFilter] = ApiCallFilter,
+) -> QuerySet[ApiCall]:
     """The calls that the query parameters select; a bad parameter is a 400."""
-    calls_filter = ApiCallFilter(request.query_params, queryset=calls)
+    calls_filter = filter_class(request.query_params, queryset=calls)
     if not calls_filter.is_valid():
         raise ValidationError(calls_filter.errors)
     return calls_filter.qs
@@ -78,11 +82,12 @@ class ProjectApiCallDetailView(ApiCallEndpoint):
 
 class ProjectApiCallRouteListView(ApiCallEndpoint):
     """Per route and verb, the 100 busiest: calls, failures (5xx or no response), error rate,
-    p50 and p95 duration in milliseconds."""
+    p50 and p95 duration in milliseconds; over the last 24 hours unless a range is given."""
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=ApiCallRouteSerializer(many=True))
     def get(self, request: Request, **kwargs: str) -> Response:
-        calls = filtered(request, ApiCall.objects.for_project(self.project))
+        calls = ApiCall.objects.for_project(self.project)
+        calls = filtered(request, calls, ApiCallRouteFilter)
         rows = services.route_summaries(calls=calls)
         return Response(ApiCallRouteSerializer(rows, many=True).data)
 

@@ -92,7 +92,8 @@ def trace_of(*, project_ids: QuerySet, trace_id: str) -> Trace:
     spans = Span.objects.filter(trace_id=trace_id, project_id__in=project_ids)
     events = Event.objects.filter(trace_id=trace_id, project_id__in=project_ids)
     logs = LogRecord.objects.filter(trace_id=trace_id, project_id__in=project_ids)
-    calls = ApiCall.objects.filter(trace_id=trace_id, project_id__in=project_ids)
+    # Headers and bodies are for one call's detail, not a trace: left compressed in the table.
+    calls = ApiCall.objects.filter(trace_id=trace_id, project_id__in=project_ids).defer("data")
     return Trace(
         spans=list(spans.order_by("start", "id")[:MAX_TRACE_ROWS]),
         events=list(events.order_by("timestamp", "id")[:MAX_TRACE_ROWS]),

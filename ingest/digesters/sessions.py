@@ -7,7 +7,15 @@ than SESSION_MAX_FUTURE ahead of its arrival, is dropped as Relay's `timestamp` 
 (Relay defaults: `max_session_secs_in_past` 5 days, `max_secs_in_future` 60 s), after the
 same clock-drift correction as events (the envelope's `sent_at`). Counts go to
 the hour in which the session started, as Relay's metrics extraction does, so a session's start
-and end land in the same bucket. The counting rule is in projects/health.py.
+and end land in the same bucket.
+
+Counting follows Relay's, by session id (`sid`): a session counts as errored once, the first
+time an update carries errors > 0 or status `errored` (an `ok` update of a browser session
+too, as those never send `exited`), and in one terminal counter once, so an SDK's retried
+`exited` or `crashed` update is not counted twice; a session that crashes after erroring moves
+from errored to crashed. What each sid was counted as is kept for the 5-day session horizon
+(projects.models.SessionMark); the full rule is in projects/health.py. Payloads are read with
+values.load_object (NaN, NUL and lone surrogates cleaned) and counts are capped at u32.
 """
 
 from __future__ import annotations
@@ -15,15 +23,24 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from uuid import NAMESPACE_OID, UUID, uuid5
 
-from groups import jsoncodec
 from ingest.digesters import Outcomes, digests
+from ingest.digesters.values import JSON, InvalidItem, load_object
 from ingest.models import Outcome
 from ingest.normalize import MINIMUM_CLOCK_DRIFT, parse_timestamp
-from projects.health import SessionCounts, SessionUserSeen, hour_of, record_sessions
+from projects.health import (
+    COUNT_MAX,
+    SessionCounts,
+    SessionMarkSeen,
+    SessionUserSeen,
+    hour_of,
+    record_sessions,
+    session_marks,
+)
 
 if TYPE_CHECKING:
     from ingest.models import QueuedItem
@@ -56,6 +73,7 @@ class InvalidSession(ValueError):
 
 
 Parsed = tuple[list[SessionCounts], list[SessionUserSeen]]
+Marks = dict[tuple[int, UUID], SessionMarkSeen]
 
 
 def _text(value: Any, limit: int) -> str:
@@ -106,25 +124,55 @@ def _moment(value: Any, clock: Clock) -> datetime:
 
 
 def _count(value: Any) -> int:
+    """A count, capped at Relay's u32 maximum."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidSession("invalid_session")
-    return value
+    return min(value, COUNT_MAX)
 
 
-def _terminal(status: str, errors: int) -> str | None:
-    """The counter a session update ends in, or None for an update of a running session."""
-    if status == "exited":
-        return "errored" if errors > 0 else "exited"
-    return None if status == "ok" else status
+def session_id(payload: JSON) -> UUID | None:
+    """The update's `sid`, or None when it has none (then it cannot be told apart) or it is
+    not a string. Relay drops a `sid` that is not a UUID; here such a string still tells its
+    session apart, by a UUID derived from it."""
+    sid = payload.get("sid")
+    if not isinstance(sid, str) or not sid:
+        return None
+    try:
+        return UUID(sid)
+    except ValueError:
+        return uuid5(NAMESPACE_OID, sid)
 
 
-def parse_session(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
-    """One session update: its counts and, with a `did`, its user."""
+def _counters(
+    status: str, errors: int, mark: SessionMarkSeen
+) -> tuple[dict[str, int], SessionMarkSeen]:
+    """What this update adds, given what its session was counted as (the rule in
+    projects/health.py), and the session's mark after it."""
+    counters: dict[str, int] = {}
+    if status in ("crashed", "abnormal"):
+        if not mark.is_terminal:
+            counters[status] = 1
+            if mark.is_errored:
+                counters["errored"] = -1
+        return counters, replace(mark, is_terminal=True)
+    ended = status == "exited"
+    if status == "errored" or errors > 0:
+        if not (mark.is_errored or mark.is_terminal):
+            counters["errored"] = 1
+        return counters, replace(mark, is_errored=True, is_terminal=mark.is_terminal or ended)
+    if ended and not (mark.is_errored or mark.is_terminal):
+        counters["exited"] = 1
+    return counters, replace(mark, is_terminal=mark.is_terminal or ended)
+
+
+def parse_session(payload: Any, *, project_id: int, clock: Clock, marks: Marks) -> Parsed:
+    """One session update: its counts and, with a `did`, its user. `marks` (by project id
+    and sid) is read and brought up to date."""
     release, environment = _attributes(payload)
     status = payload.get("status", "ok")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise InvalidSession("invalid_session")
     started = _moment(payload.get("started"), clock)
     if payload.get("timestamp") is not None:
@@ -132,20 +180,27 @@ def parse_session(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
     init = payload.get("init", False)
     if not isinstance(init, bool):
         raise InvalidSession("invalid_session")
-    counters: dict[str, int] = {"started": 1} if init else {}
-    terminal = _terminal(status, _count(payload.get("errors")))
-    if terminal is not None:
-        counters[terminal] = 1
+    sid = session_id(payload)
+    if payload.get("sid") is not None and sid is None:
+        raise InvalidSession("invalid_session")
+    errors = _count(payload.get("errors"))
+    did = _text(payload.get("did"), DISTINCT_ID_MAX_LENGTH)
+    mark = marks.get((project_id, sid)) if sid is not None else None
+    mark = mark or SessionMarkSeen(project_id, sid or UUID(int=0), started)
+    counters, mark = _counters(status, errors, mark)
+    if sid is not None:
+        marks[mark.key] = mark
+    if init:
+        counters["started"] = 1
     where = {"project_id": project_id, "release": release, "environment": environment}
     counts = [SessionCounts(**where, hour=hour_of(started), **counters)]
-    did = _text(payload.get("did"), DISTINCT_ID_MAX_LENGTH)
     users = [
-        SessionUserSeen(**where, distinct_id=did, seen=started, has_crashed=terminal == "crashed")
+        SessionUserSeen(**where, distinct_id=did, seen=started, has_crashed=status == "crashed")
     ]
     return counts, users if did else []
 
 
-def parse_aggregates(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
+def parse_aggregates(payload: Any, *, project_id: int, clock: Clock, marks: Marks) -> Parsed:
     """Server-mode aggregates: each entry's sessions started and ended in its `started` hour."""
     release, environment = _attributes(payload)
     entries = payload.get("aggregates")
@@ -160,7 +215,8 @@ def parse_aggregates(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
         ended: Counter[str] = Counter()
         for name, counter in AGGREGATE_FIELDS.items():
             ended[counter] += _count(entry.get(name))
-        counts.append(SessionCounts(**where, hour=hour_of(started), started=ended.total(), **ended))
+        started_count = min(ended.total(), COUNT_MAX)
+        counts.append(SessionCounts(**where, hour=hour_of(started), started=started_count, **ended))
         did = _text(entry.get("did"), DISTINCT_ID_MAX_LENGTH)
         if did:
             users.append(
@@ -174,25 +230,42 @@ def parse_aggregates(payload: Any, *, project_id: int, clock: Clock) -> Parsed:
 _PARSERS = {"session": parse_session, "sessions": parse_aggregates}
 
 
+def _loaded(rows: list[QueuedItem], outcomes: Outcomes) -> list[tuple[QueuedItem, JSON]]:
+    """The rows whose payload is a JSON object, with it; the others are counted invalid."""
+    loaded = []
+    for row in rows:
+        try:
+            loaded.append((row, load_object(row, "invalid_session")))
+        except InvalidItem as exc:
+            outcomes[row.project_id][("session", Outcome.INVALID, exc.reason)] += 1
+    return loaded
+
+
 @digests("session", "sessions")
 def digest_sessions(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
     outcomes: Outcomes = defaultdict(Counter)
+    loaded = _loaded(rows, outcomes)
+    sids = {(row.project_id, session_id(payload)) for row, payload in loaded}
+    marks = session_marks(keys={key for key in sids if key[1] is not None})
+    known = dict(marks)
     counts: list[SessionCounts] = []
     users: list[SessionUserSeen] = []
-    for row in rows:
+    for row, payload in loaded:
         try:
-            payload = jsoncodec.loads(bytes(row.body))
             row_counts, row_users = _PARSERS[row.type](
-                payload, project_id=row.project_id, clock=Clock.of(row)
+                payload, project_id=row.project_id, clock=Clock.of(row), marks=marks
             )
         except InvalidSession as exc:
             outcomes[row.project_id][("session", Outcome.INVALID, exc.reason)] += 1
             continue
-        except (ValueError, RecursionError):
-            outcomes[row.project_id][("session", Outcome.INVALID, "invalid_json")] += 1
-            continue
         counts += row_counts
         users += row_users
         outcomes[row.project_id][("session", Outcome.ACCEPTED, "")] += 1
-    record_sessions(counts=counts, users=users)
+    # A mark without flags says nothing that its absence does not: only flagged ones are kept.
+    changed = [
+        mark
+        for key, mark in marks.items()
+        if known.get(key) != mark and (mark.is_errored or mark.is_terminal)
+    ]
+    record_sessions(counts=counts, users=users, marks=changed)
     return outcomes

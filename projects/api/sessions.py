@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import shlex
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -13,6 +12,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.periods import in_range, parse_period, period_start
 from organizations.api import OrganizationEndpoint
 from organizations.validators import is_number
 from projects.health import FIELDS, GROUP_COLUMNS, SessionQuery, query_sessions
@@ -22,8 +22,6 @@ INTERVALS = {"1h": timedelta(hours=1), "60m": timedelta(hours=1), "1d": timedelt
 GROUP_BY = (*GROUP_COLUMNS, "session.status")
 # Sentry answers at most 10,000 data points; about three months of hours.
 MAX_INTERVALS = 2232
-_PERIOD = re.compile(r"^(\d{1,6})([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _QUERY_KEYS = {"release": "releases", "environment": "environments"}
 
 
@@ -36,7 +34,17 @@ def _date(raw: str, name: str) -> datetime:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ParseError(f"Invalid {name}: {raw}") from None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return in_range(value, name)
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
+
+
+def _period_start(raw: str, end: datetime) -> datetime:
+    try:
+        return period_start(end, parse_period(raw))
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -53,11 +61,8 @@ def _range(request: Request, step: timedelta) -> tuple[datetime, datetime]:
             raise ParseError("start and end are both required")
         start, end = _date(params["start"], "start"), _date(params["end"], "end")
     else:
-        match = _PERIOD.match(params.get("statsPeriod") or "24h")
-        if not match:
-            raise ParseError(f"Invalid statsPeriod: {params.get('statsPeriod')}")
         end = timezone.now()
-        start = end - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        start = _period_start(params.get("statsPeriod") or "24h", end)
     aligned_end = _floor(end, step)
     if aligned_end < end:
         aligned_end += step

@@ -108,7 +108,11 @@ class TestList:
             {"status": "6xx"},
             {"status": "ok"},
             {"statsPeriod": "forever"},
+            {"statsPeriod": "999999w"},
             {"start": "yesterday"},
+            {"start": "0001-01-01T00:00:00+01:00"},
+            {"end": "9999-12-31T23:30:00Z"},
+            {"end": "0001-01-01T00:00:00+01:00"},
             {"cursor": "bad"},
             {"per_page": "1000"},
         ],
@@ -219,6 +223,19 @@ class TestRoutes:
         rows = api_client.get(f"{url}routes/", {"statsPeriod": "1h"}).json()
         assert [row["route"] for row in rows] == ["/b"]
         assert api_client.get(f"{url}routes/", {"status": "9"}).status_code == 400
+
+    def test_the_last_24_hours_by_default(self, api_client, project, url):
+        ApiCallFactory(project=project, route="/old", request_time=minutes_ago(25 * 60))
+        ApiCallFactory(project=project, route="/new", request_time=minutes_ago(23 * 60))
+        rows = api_client.get(f"{url}routes/").json()
+        assert [row["route"] for row in rows] == ["/new"], rows
+        rows = api_client.get(f"{url}routes/", {"statsPeriod": "2d"}).json()
+        assert {row["route"] for row in rows} == {"/old", "/new"}, rows
+        old = (timezone.now() - timedelta(days=3)).isoformat()
+        rows = api_client.get(f"{url}routes/", {"start": old}).json()
+        assert {row["route"] for row in rows} == {"/old", "/new"}, rows
+        # The list keeps every stored call.
+        assert len(api_client.get(url).json()) == 2
 
     def test_permissions_and_queries(
         self, client, api_client_for, organization, url, django_assert_num_queries

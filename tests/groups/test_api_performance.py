@@ -170,9 +170,12 @@ class TestTrace:
         SpanFactory(trace_id=TRACE)  # same trace id in another organization
         ApiCallFactory(trace_id=TRACE)
         EventFactory()
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(6) as captured:
             response = api_client.get(url)
         assert response.status_code == 200, response.content
+        calls_sql = [q["sql"] for q in captured.captured_queries if "groups_apicall" in q["sql"]]
+        assert calls_sql, captured.captured_queries
+        assert not any('"groups_apicall"."data"' in sql for sql in calls_sql), calls_sql
         body = response.json()
         assert body["traceId"] == TRACE
         assert [span["spanId"] for span in body["spans"]] == [root.span_id, child.span_id]

@@ -116,6 +116,18 @@ def test_stats_period_default(api_client, organization, data):
         {"field": "sum(session)", "start": "yesterday", "end": "2026-11-20T00:00:00Z"},
         {"field": "sum(session)", "start": "2026-11-20T00:00:00Z"},
         {"field": "sum(session)", "statsPeriod": "900d"},
+        {"field": "sum(session)", "statsPeriod": "999999w"},
+        {
+            "field": "sum(session)",
+            "start": "0001-01-01T00:00:00+01:00",
+            "end": "0001-01-02T00:00:00Z",
+        },
+        {
+            "field": "sum(session)",
+            "start": "9999-12-31T00:00:00Z",
+            "end": "9999-12-31T23:30:00Z",
+        },
+        {"field": "sum(session)", "interval": "1d", "start": "2026-01-01", "end": "9999-12-31"},
         {"field": "sum(session)", "project": "web"},
         {"field": "sum(session)", "query": "level:error"},
         {"field": "sum(session)", "query": 'release:"unclosed'},
@@ -124,6 +136,7 @@ def test_stats_period_default(api_client, organization, data):
 def test_bad_parameters_are_400(api_client, organization, params):
     response = api_client.get(url(organization), params)
     assert response.status_code == 400, response.content
+    assert "detail" in response.json(), response.content
 
 
 def test_no_credentials_is_401(organization):

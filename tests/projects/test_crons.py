@@ -65,6 +65,7 @@ def test_interval_months_clamp_to_the_month_end():
         "*/5 * * * *",
         {"schedule": {"type": "crontab", "value": "every minute"}},
         {"schedule": {"type": "crontab", "value": 5}},
+        {"schedule": {"type": "crontab", "value": "@fortnightly"}},
         {"schedule": {"type": "interval", "value": 0, "unit": "minute"}},
         {"schedule": {"type": "interval", "value": 5, "unit": "fortnight"}},
         {"schedule": {"type": "interval", "value": True, "unit": "day"}},
@@ -147,7 +148,9 @@ def test_in_progress_past_max_runtime_times_out():
     running = MonitorCheckInFactory(
         status=CheckInStatus.IN_PROGRESS, timeout_at=T0, duration_ms=None
     )
-    finished = MonitorCheckInFactory(monitor=running.monitor, timeout_at=T0)
+    finished = MonitorCheckInFactory(
+        monitor=running.monitor, timeout_at=T0, date_added=running.date_added - timedelta(hours=1)
+    )
     assert detect_timeouts(now=T0) == 0
     assert detect_timeouts(now=T0 + timedelta(seconds=1)) == 1
     assert detect_timeouts(now=T0 + timedelta(seconds=1)) == 0
@@ -155,6 +158,38 @@ def test_in_progress_past_max_runtime_times_out():
     finished.refresh_from_db()
     assert (running.status, finished.status) == ("timeout", "ok")
     assert Monitor.objects.get().status == MonitorStatus.TIMEOUT
+
+
+def test_a_timeout_older_than_a_finished_run_leaves_the_monitor_alone():
+    monitor = MonitorFactory(status=MonitorStatus.ERROR)
+    running = MonitorCheckInFactory(
+        monitor=monitor, status=CheckInStatus.IN_PROGRESS, timeout_at=T0, date_added=T0
+    )
+    MonitorCheckInFactory(
+        monitor=monitor, status=CheckInStatus.ERROR, date_added=T0 + timedelta(minutes=5)
+    )
+    assert detect_timeouts(now=T0 + timedelta(minutes=10)) == 1
+    running.refresh_from_db()
+    monitor.refresh_from_db()
+    assert (running.status, monitor.status) == (CheckInStatus.TIMEOUT, MonitorStatus.ERROR)
+
+
+@pytest.mark.parametrize(
+    ("alias", "crontab"),
+    [
+        ("@yearly", "0 0 1 1 *"),
+        ("@annually", "0 0 1 1 *"),
+        ("@monthly", "0 0 1 * *"),
+        ("@weekly", "0 0 * * 0"),
+        ("@daily", "0 0 * * *"),
+        ("@midnight", "0 0 * * *"),
+        ("@hourly", "0 * * * *"),
+    ],
+)
+def test_crontab_aliases_become_sentrys_crontabs(alias, crontab):
+    config = clean_config({"schedule": {"type": "crontab", "value": alias}})
+    assert config["schedule"] == crontab
+    assert next_scheduled(config, T0) > T0
 
 
 @pytest.mark.django_db(transaction=True)

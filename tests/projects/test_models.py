@@ -4,7 +4,7 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from projects.models import ProjectKey
 from tests.projects.factories import ProjectFactory, ProjectKeyFactory
@@ -71,3 +71,17 @@ def test_rate_limit_needs_count_and_positive_window(count, window):
 def test_rate_limit_pair_is_accepted():
     key = ProjectKeyFactory(rate_limit_count=100, rate_limit_window_seconds=60)
     assert ProjectKey.objects.get(pk=key.pk).has_rate_limit
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        ("projects_sessionaggregate", ["project_id", "hour"]),
+        ("projects_sessionuser", ["project_id", "first_seen"]),
+    ],
+)
+def test_release_health_tables_have_an_index_for_their_time_filter(table, columns):
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    leading = [info["columns"][:2] for info in found.values() if info["index"]]
+    assert columns in leading, found
