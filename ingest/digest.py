@@ -24,6 +24,7 @@ from ingest.ratelimits import prune_windows
 from ingest.scrubbing import Scrubber, project_scrubber, scrub_event
 from ingest.services import record_outcomes
 from projects.crons import detect_missed_checkins, detect_timeouts
+from projects.health import prune_session_marks
 from projects.models import Project
 from projects.services import record_releases
 
@@ -174,8 +175,8 @@ PRUNE_MAX_CHUNKS = 20
 def run_maintenance() -> None:
     """Periodic work of the digest workers: issues whose ignore window passed are reopened,
     week-old new issues become ongoing, spent rate-limit windows are forgotten, cron monitors
-    overdue or running too long are marked missed or timed out, and spans and logs past their
-    retention are deleted."""
+    overdue or running too long are marked missed or timed out, and spans, logs and session
+    marks past their retention are deleted."""
     now = timezone.now()
     changed = maintain_issues(now=now)
     # Check-ins still queued have not been seen yet: judge monitors as of the oldest of them,
@@ -190,6 +191,7 @@ def run_maintenance() -> None:
         "checkins_timed_out": detect_timeouts(now=checked_until),
         "spans_pruned": prune_spans(now=now, max_chunks=PRUNE_MAX_CHUNKS),
         "logs_pruned": prune_logs(now=now, max_chunks=PRUNE_MAX_CHUNKS),
+        "session_marks_pruned": prune_session_marks(now=now),
     }
     if any(changed.values()) or pruned or any(done.values()):
         logger.info("maintenance", extra={**changed, **done, "rate_limit_windows_pruned": pruned})

@@ -27,6 +27,7 @@ from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normal
 from ingest.exceptions import BadRequest, Forbidden, RateLimited, Unauthorized
 from ingest.models import Outcome, OutcomeCounter, QueuedItem
 from ingest.normalize import clean_json
+from projects.health import hour_of
 from projects.models import ProjectKey
 
 logger = logging.getLogger(__name__)
@@ -332,10 +333,6 @@ def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
     extra = {key: value for key, value in item.headers.items() if key not in ("type", "length")}
     # Headers are client JSON: no NULs or lone surrogates in what PostgreSQL must store.
     return clean_json({**meta, "item": extra}) if extra else meta
-
-
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 _OUTCOME_UPSERT = (
