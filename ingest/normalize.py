@@ -126,7 +126,7 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     # Lone surrogate halves cannot be encoded as UTF-8 (nor stored); NULs not in PostgreSQL.
     return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
@@ -138,16 +138,17 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     if isinstance(value, dict):
-        return {_clean_text(key): clean_json(item) for key, item in value.items()}
+        return {clean_text(key): clean_json(item) for key, item in value.items()}
     if isinstance(value, list):
         return [clean_json(item) for item in value]
     return value
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """An aware datetime from unix seconds or an ISO 8601 string (no zone = UTC)."""
+    """An aware UTC datetime from unix seconds or an ISO 8601 string (no zone = UTC); None for
+    anything else, also for moments that do not fit Python's datetime once in UTC."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -165,7 +166,13 @@ def parse_timestamp(value: Any) -> datetime | None:
                 return datetime.fromtimestamp(float(value), tz=UTC)
             except (ValueError, OverflowError, OSError):
                 return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        try:
+            # In UTC here, or year 1 / 9999 with an offset would overflow when saved.
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            return None
     return None
 
 

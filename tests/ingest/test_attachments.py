@@ -221,3 +221,32 @@ def test_client_report_quantities_add_up_per_reason(post_envelope, key):
         for row in OutcomeCounter.objects.filter(outcome="client_discard")
     }
     assert counts == {("error", "queue_overflow"): 10, ("transaction", "sample_rate"): 14}
+
+
+@pytest.mark.parametrize(
+    ("headers", "stored"),
+    [
+        (
+            {"attachment_type": ["x"], "filename": ["f"], "content_type": {"a": 1}},
+            ("attachment", "", "event.attachment"),
+        ),
+        (
+            {"filename": "lo\u0000g\ud800.txt", "content_type": "text/pl\u0000ain"},
+            ("log\ufffd.txt", "text/plain", "event.attachment"),
+        ),
+        (
+            {"filename": 5, "attachment_type": "event.minidump"},
+            ("attachment", "", "event.minidump"),
+        ),
+    ],
+)
+def test_odd_attachment_headers_are_read_as_strings(post_envelope, key, headers, stored):
+    event_id = uuid.uuid4().hex
+    body = envelope_bytes(
+        {"event_id": event_id}, [({"type": "attachment", **headers}, b"content")]
+    ).replace(b"\\ud800", b"\\ud800")
+    assert_status(post_envelope(body), 200)
+    drain()
+    assert not QueuedItem.objects.exists()
+    attachment = Attachment.objects.get()
+    assert (attachment.name, attachment.content_type, attachment.attachment_type) == stored
