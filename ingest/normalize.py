@@ -396,16 +396,22 @@ def _normalize_breadcrumbs(event: JSON) -> None:
     event["breadcrumbs"] = {"values": crumbs}
 
 
-def trim_databag(value: Any, depth: int = 0) -> Any:
-    """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length."""
+def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRING_CHARS) -> Any:
+    """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length
+    (strings are left whole with `max_chars=None`)."""
     if depth >= MAX_DATABAG_DEPTH and isinstance(value, dict | list):
         return "..."
     if isinstance(value, str):
-        return value if len(value) <= MAX_STRING_CHARS else value[: MAX_STRING_CHARS - 3] + "..."
+        if max_chars is None or len(value) <= max_chars:
+            return value
+        return value[: max_chars - 3] + "..."
     if isinstance(value, dict):
-        return {str(key): trim_databag(item, depth + 1) for key, item in value.items()}
+        return {
+            str(key): trim_databag(item, depth + 1, max_chars=max_chars)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [trim_databag(item, depth + 1) for item in value]
+        return [trim_databag(item, depth + 1, max_chars=max_chars) for item in value]
     return value
 
 
