@@ -199,6 +199,9 @@ INGEST_MAX_ATTACHMENTS_BYTES = env_int(
 ATTACHMENTS_MAX_PROJECT_BYTES = env_int(
     "ATTACHMENTS_MAX_PROJECT_BYTES", default=10 * 1024 * 1024 * 1024
 )
+# How long a web process acts on a project's attachment usage (stored + queued) before
+# summing it again; what the other processes accept meanwhile may overshoot the cap.
+ATTACHMENTS_USAGE_CACHE_SECONDS = env_int("ATTACHMENTS_USAGE_CACHE_SECONDS", default=5)
 # Item types that are counted but not stored (profiles, replays, metrics): X-Sentry-Rate-Limits
 # on every envelope answer tells SDKs to stop sending them for this long.
 INGEST_NOT_STORED_RETRY_AFTER_SECONDS = env_int(
