@@ -416,7 +416,9 @@ def record_outcomes(
     table = connection.ops.quote_name(OutcomeCounter._meta.db_table)
     values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(outcomes))
     params: list[Any] = []
-    for (category, outcome, reason), quantity in outcomes.items():
+    # In key order: two workers upserting the same counters lock their rows in the same order
+    # (no deadlock between two multi-row upserts).
+    for (category, outcome, reason), quantity in sorted(outcomes.items()):
         params += [project_id, hour, category, str(outcome), reason, quantity]
     with connection.cursor() as cursor:
         cursor.execute(_OUTCOME_UPSERT.format(table=table, values=values), params)
