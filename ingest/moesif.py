@@ -27,6 +27,7 @@ from ingest.apicalls import API_CALL, InvalidApiCall, parse_api_call
 from ingest.body import read_body
 from ingest.exceptions import BadRequest, IngestError, PayloadTooLarge
 from ingest.models import Outcome
+from ingest.normalize import NEEDS_CLEANING, clean_json
 from ingest.views import client_ip
 from projects.models import ProjectKey
 
@@ -116,7 +117,9 @@ def _read_json(request: HttpRequest, *, max_bytes: int, too_large: str) -> Any:
     if not data.strip():
         raise BadRequest("empty request body")
     try:
-        return jsoncodec.loads(data)
+        body = jsoncodec.loads(data)
+        # NULs and lone surrogates: not storable, nor hashable into a transaction id (uuid5).
+        return clean_json(body) if NEEDS_CLEANING.search(data) else body
     except (ValueError, RecursionError):
         raise BadRequest("malformed JSON body") from None
 

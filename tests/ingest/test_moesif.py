@@ -375,3 +375,14 @@ def test_a_node_middleware_sized_batch_fits_the_default_limit(post_moesif):
     response = post_moesif("/v1/events/batch", batch)
     assert response.status_code == 201, response.content
     assert QueuedItem.objects.count() == 200
+
+
+@pytest.mark.parametrize("transaction_id", [b'"\\ud800"', b'"order\\u0000-7"'])
+def test_unstorable_characters_in_a_transaction_id_are_cleaned_not_a_500(
+    post_moesif, transaction_id
+):
+    raw = json.dumps(event(transaction_id="TID")).encode().replace(b'"TID"', transaction_id)
+    response = post_moesif("/v1/events", None, raw=raw)
+    assert response.status_code == 201, response.content
+    drain()
+    assert ApiCall.objects.get().transaction_id is not None
