@@ -240,9 +240,15 @@ HOSTILE_ITEMS = {
         _otel_log(timeUnixNano="9" * 400),
         ("log_item", "invalid", "timestamp"),
     ),
-    "otel array nested deep": (
-        _with_deep(_otel_log(body="DEEP"), "DEEP", 0),
-        ("log_item", "invalid", "invalid_log"),
+    "otel array value nested 300 deep": (
+        (
+            _otel_log()[0],
+            _otel_log(body="DEEP")[1].replace(
+                b'"DEEP"',
+                b'{"arrayValue": {"values": [' * 300 + b'{"intValue": "1"}' + b"]}}" * 300,
+            ),
+        ),
+        ("log_item", "accepted", ""),
     ),
     "log at the earliest moment": (_log(timestamp=EARLIEST), ("log_item", "invalid", "timestamp")),
     "log at the latest moment": (_log(timestamp=LATEST), ("log_item", "invalid", "timestamp")),
