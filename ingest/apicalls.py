@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingest.normalize import trim_databag
+from ingest.normalize import clean_text, trim_databag
 
 JSON = dict[str, Any]
 
@@ -217,7 +217,8 @@ def _transaction_id(checker: _Checker, event: JSON) -> str | None:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        return str(uuid.uuid5(TRANSACTION_NAMESPACE, value))
+        # uuid5 encodes the name as UTF-8, which a lone surrogate half cannot be.
+        return str(uuid.uuid5(TRANSACTION_NAMESPACE, clean_text(value)))
 
 
 def trace_id_of(event: JSON, headers: dict[str, str]) -> str:

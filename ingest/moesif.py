@@ -27,7 +27,6 @@ from ingest.apicalls import API_CALL, InvalidApiCall, parse_api_call
 from ingest.body import read_body
 from ingest.exceptions import BadRequest, IngestError, PayloadTooLarge
 from ingest.models import Outcome
-from ingest.normalize import NEEDS_CLEANING, clean_json
 from ingest.views import client_ip
 from projects.models import ProjectKey
 
@@ -117,9 +116,7 @@ def _read_json(request: HttpRequest, *, max_bytes: int, too_large: str) -> Any:
     if not data.strip():
         raise BadRequest("empty request body")
     try:
-        body = jsoncodec.loads(data)
-        # NULs and lone surrogates: not storable, nor hashable into a transaction id (uuid5).
-        return clean_json(body) if NEEDS_CLEANING.search(data) else body
+        return jsoncodec.loads(data)
     except (ValueError, RecursionError):
         raise BadRequest("malformed JSON body") from None
 
