@@ -1,9 +1,11 @@
 """Moesif API-call events checked at the door and turned into the payload the digest stores.
 
-Field rules follow the seed (request `time`, `uri`, `verb`, `ip_address` required; a response,
-when present, with its `time` and `status`) and what the real clients send
+Field rules follow the seed (request `time`, `uri`, `verb` required; a response, when present,
+with its `time` and `status`) and what the real clients send
 (/work/shared/reference/moesif-events.md): moesifapi-python serializes every field, `null` for
-unset ones, and sends zone-less ISO 8601 times (read as UTC).
+unset ones, and sends zone-less ISO 8601 times (read as UTC). A request without `ip_address`
+takes the client's address, as Moesif's collector does. Free-form data (metadata, bodies,
+header values) is trimmed to normalize's depth, so that no payload is too deep to queue.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from ingest.normalize import clean_text, trim_databag
 
 JSON = dict[str, Any]
 
@@ -119,7 +123,7 @@ class _Checker:
 def _headers(checker: _Checker, data: JSON, path: str) -> dict[str, str]:
     headers = checker.obj(data, "headers", path)
     return {
-        str(name): value if isinstance(value, str) else str(value)
+        str(name): value if isinstance(value, str) else str(trim_databag(value, max_chars=None))
         for name, value in headers.items()
         if value is not None
     }
@@ -135,12 +139,22 @@ def _message(checker: _Checker, data: JSON, side: str) -> JSON:
         checker.fail(f"{side}.body", "must be a base64 string when transfer_encoding is base64")
     return {
         "headers": _headers(checker, data, f"{side}.headers"),
-        "body": body,
+        "body": trim_databag(body, max_chars=None) if isinstance(body, dict | list) else body,
         "transfer_encoding": encoding,
     }
 
 
-def _request(checker: _Checker, event: JSON) -> JSON:
+def _ip_address(checker: _Checker, request: JSON, client_ip: str) -> str:
+    value = request.get("ip_address")
+    if value is None or value == "":
+        return client_ip[:64]
+    if not isinstance(value, str):
+        checker.fail("request.ip_address", "must be a string")
+        return ""
+    return value[:64]
+
+
+def _request(checker: _Checker, event: JSON, client_ip: str) -> JSON:
     request = event.get("request")
     if not isinstance(request, dict):
         checker.fail("request", "required" if request is None else "must be an object")
@@ -153,7 +167,7 @@ def _request(checker: _Checker, event: JSON) -> JSON:
         "time": time.isoformat() if time else None,
         "uri": checker.required_string(request, "uri", "request.uri"),
         "verb": verb.upper(),
-        "ip_address": checker.required_string(request, "ip_address", "request.ip_address")[:64],
+        "ip_address": _ip_address(checker, request, client_ip),
         "api_version": checker.optional_string(request, "api_version", "request.api_version"),
         **_message(checker, request, "request"),
     }
@@ -203,7 +217,8 @@ def _transaction_id(checker: _Checker, event: JSON) -> str | None:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        return str(uuid.uuid5(TRANSACTION_NAMESPACE, value))
+        # uuid5 encodes the name as UTF-8, which a lone surrogate half cannot be.
+        return str(uuid.uuid5(TRANSACTION_NAMESPACE, clean_text(value)))
 
 
 def trace_id_of(event: JSON, headers: dict[str, str]) -> str:
@@ -219,14 +234,15 @@ def trace_id_of(event: JSON, headers: dict[str, str]) -> str:
     return ""
 
 
-def parse_api_call(event: Any) -> JSON:
+def parse_api_call(event: Any, *, client_ip: str = "") -> JSON:
     """The clean payload of one event, as queued for the digest; InvalidApiCall if it breaks
-    the rules (every fault named)."""
+    the rules (every fault named). `client_ip`: the sender's address, for events without
+    `request.ip_address`."""
     if not isinstance(event, dict):
         raise InvalidApiCall([FieldError("", "an event must be a JSON object")])
     checker = _Checker()
-    request = _request(checker, event)
-    metadata = checker.obj(event, "metadata", "metadata")
+    request = _request(checker, event, client_ip)
+    metadata = trim_databag(checker.obj(event, "metadata", "metadata"), max_chars=None)
     payload = {
         "request": request,
         "response": _response(checker, event),

@@ -125,16 +125,17 @@ def _accept(request: HttpRequest, key: ProjectKey, events: list[Any]) -> HttpRes
     """All or nothing: every event valid and queued durably, or none, before the 201."""
     payloads: list[JSON] = []
     errors: list[JSON] = []
+    ip = client_ip(request)
     for index, event in enumerate(events):
         try:
-            payloads.append(parse_api_call(event))
+            payloads.append(parse_api_call(event, client_ip=ip))
         except InvalidApiCall as exc:
             errors += [error.at(index) for error in exc.errors]
     if errors:
         invalid = Counter({(API_CALL, Outcome.INVALID, "invalid_api_call"): len(events)})
         services.record_outcomes(project_id=key.project_id, outcomes=invalid)
         raise InvalidEvents(errors)
-    meta = {"ip": client_ip(request)}
+    meta = {"ip": ip}
     if request.META.get("HTTP_USER_AGENT"):
         meta["client"] = request.META["HTTP_USER_AGENT"][:200]
     services.accept_api_calls(key=key, payloads=payloads, meta=meta)

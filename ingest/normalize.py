@@ -126,7 +126,7 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     # Lone surrogate halves cannot be encoded as UTF-8 (nor stored); NULs not in PostgreSQL.
     return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
@@ -138,16 +138,17 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     if isinstance(value, dict):
-        return {_clean_text(key): clean_json(item) for key, item in value.items()}
+        return {clean_text(key): clean_json(item) for key, item in value.items()}
     if isinstance(value, list):
         return [clean_json(item) for item in value]
     return value
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """An aware datetime from unix seconds or an ISO 8601 string (no zone = UTC)."""
+    """An aware UTC datetime from unix seconds or an ISO 8601 string (no zone = UTC); None for
+    anything else, also for moments that do not fit Python's datetime once in UTC."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -165,7 +166,13 @@ def parse_timestamp(value: Any) -> datetime | None:
                 return datetime.fromtimestamp(float(value), tz=UTC)
             except (ValueError, OverflowError, OSError):
                 return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        try:
+            # In UTC here, or year 1 / 9999 with an offset would overflow when saved.
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            return None
     return None
 
 
@@ -389,16 +396,22 @@ def _normalize_breadcrumbs(event: JSON) -> None:
     event["breadcrumbs"] = {"values": crumbs}
 
 
-def trim_databag(value: Any, depth: int = 0) -> Any:
-    """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length."""
+def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRING_CHARS) -> Any:
+    """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length
+    (strings are left whole with `max_chars=None`)."""
     if depth >= MAX_DATABAG_DEPTH and isinstance(value, dict | list):
         return "..."
     if isinstance(value, str):
-        return value if len(value) <= MAX_STRING_CHARS else value[: MAX_STRING_CHARS - 3] + "..."
+        if max_chars is None or len(value) <= max_chars:
+            return value
+        return value[: max_chars - 3] + "..."
     if isinstance(value, dict):
-        return {str(key): trim_databag(item, depth + 1) for key, item in value.items()}
+        return {
+            str(key): trim_databag(item, depth + 1, max_chars=max_chars)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [trim_databag(item, depth + 1) for item in value]
+        return [trim_databag(item, depth + 1, max_chars=max_chars) for item in value]
     return value
 
 

@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from ingest.normalize import format_logentry
+from ingest.normalize import MAX_DATABAG_DEPTH, format_logentry
 
 if TYPE_CHECKING:
     from projects.models import Project
 
 FILTERED = "[Filtered]"
+# Containers nested deeper than this are cut to "...", as normalize.trim_databag cuts them:
+# what cannot be walked cannot be scrubbed (nor kept). Events are trimmed to
+# MAX_DATABAG_DEPTH before scrubbing; the margin is for the data trimmed from a deeper start.
+MAX_SCRUB_DEPTH = 4 * MAX_DATABAG_DEPTH
 
 # Sentry's DEFAULT_SCRUBBED_FIELDS, matched as substrings of lower-cased keys.
 DEFAULT_SENSITIVE = (
@@ -65,20 +69,23 @@ class Scrubber:
                 self._verdicts[text] = verdict
         return verdict
 
-    def value(self, value: Any) -> Any:
-        """Scrub free-form data: sensitive keys at any depth, card numbers in strings."""
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """Scrub free-form data: sensitive keys at any depth up to MAX_SCRUB_DEPTH (deeper
+        containers become "..."), card numbers in strings."""
+        if isinstance(value, dict | list) and depth >= MAX_SCRUB_DEPTH:
+            return "..."
         if isinstance(value, dict):
             return {
                 key: FILTERED
                 if self.is_sensitive(key) and item not in (None, "")
-                else self.value(item)
+                else self.value(item, depth + 1)
                 for key, item in value.items()
             }
         if isinstance(value, list):
             # Header lists and tags come as [key, value] pairs.
             if len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0]):
                 return [value[0], FILTERED]
-            return [self.value(item) for item in value]
+            return [self.value(item, depth + 1) for item in value]
         if isinstance(value, str):
             return _scrub_cards(value)
         return value

@@ -14,6 +14,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import BigIntegerField, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, Length
 from django.utils import timezone
 
 from groups import jsoncodec
@@ -143,6 +146,56 @@ def authenticate_application(*, application_id: str) -> ProjectKey:
     return key
 
 
+# Queue meta key of an attachment item: its size, for the project's storage cap.
+ATTACHMENT_SIZE = "size"
+
+
+def queued_attachment_bytes(*, project_id: int) -> int:
+    """What the project's attachments still in the queue will take once stored: their
+    recorded size (items queued before sizes were recorded: their compressed length)."""
+    size = Coalesce(
+        Cast(KT(f"meta__{ATTACHMENT_SIZE}"), BigIntegerField()),
+        Length("payload"),
+        output_field=BigIntegerField(),
+    )
+    queued = QueuedItem.objects.filter(
+        project_id=project_id, type="attachment", failures__lt=QueuedItem.MAX_FAILURES
+    )
+    return queued.aggregate(total=Sum(size))["total"] or 0
+
+
+class _AttachmentUsage:
+    """Per process: each project's attachment bytes, stored and queued, summed at most once
+    every ATTACHMENTS_USAGE_CACHE_SECONDS (a burst of envelopes costs one SUM), plus what this
+    process queued since. What other processes queue meanwhile is seen at the next sum."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[int, float]] = {}
+
+    def get(self, project_id: int) -> int:
+        now = time.monotonic()
+        used, expires = self._entries.get(project_id, (0, 0.0))
+        if expires > now:
+            return used
+        # Queued first: an item digested between the two sums is counted twice, never missed.
+        used = queued_attachment_bytes(project_id=project_id)
+        used += attachment_bytes(project_id=project_id)
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[project_id] = (used, now + settings.ATTACHMENTS_USAGE_CACHE_SECONDS)
+        return used
+
+    def add(self, project_id: int, size: int) -> None:
+        if project_id in self._entries:
+            used, expires = self._entries[project_id]
+            self._entries[project_id] = (used + size, expires)
+
+
+_attachment_usage = _AttachmentUsage()
+
+
 def accept_api_calls(
     *, key: ProjectKey, payloads: list[dict[str, Any]], meta: dict[str, Any]
 ) -> None:
@@ -261,7 +314,10 @@ def _within_attachment_storage(
     (counted as rate limited, and the SDK told to hold attachments back for an hour)."""
     limit = settings.ATTACHMENTS_MAX_PROJECT_BYTES
     incoming = sum(len(item.payload) for item in items if item.type == "attachment")
-    if not incoming or not limit or attachment_bytes(project_id=project_id) + incoming <= limit:
+    if not incoming or not limit:
+        return items, ""
+    if _attachment_usage.get(project_id) + incoming <= limit:
+        _attachment_usage.add(project_id, incoming)
         return items, ""
     for item in items:
         if item.type == "attachment":
@@ -330,6 +386,8 @@ _QUEUE_FIELDS = (
 
 
 def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
+    if item.type == "attachment":
+        meta = {**meta, ATTACHMENT_SIZE: len(item.payload)}
     extra = {key: value for key, value in item.headers.items() if key not in ("type", "length")}
     # Headers are client JSON: no NULs or lone surrogates in what PostgreSQL must store.
     return clean_json({**meta, "item": extra}) if extra else meta
@@ -355,7 +413,9 @@ def record_outcomes(
     table = connection.ops.quote_name(OutcomeCounter._meta.db_table)
     values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(outcomes))
     params: list[Any] = []
-    for (category, outcome, reason), quantity in outcomes.items():
+    # In key order: two workers upserting the same counters lock their rows in the same order
+    # (no deadlock between two multi-row upserts).
+    for (category, outcome, reason), quantity in sorted(outcomes.items()):
         params += [project_id, hour, category, str(outcome), reason, quantity]
     with connection.cursor() as cursor:
         cursor.execute(_OUTCOME_UPSERT.format(table=table, values=values), params)

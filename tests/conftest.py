@@ -243,3 +243,11 @@ def sentry_cli(faultline_server, tmp_path):
         return run
 
     return for_project
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attachment_usage(monkeypatch):
+    """Project ids repeat across tests (rolled back): no attachment usage cached from another."""
+    from ingest import services
+
+    monkeypatch.setattr(services, "_attachment_usage", services._AttachmentUsage())

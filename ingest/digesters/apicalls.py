@@ -8,12 +8,11 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from groups import jsoncodec
 from groups.services.apicalls import NewApiCall, store_api_calls
 from ingest.apicalls import API_CALL, parse_time
 from ingest.digesters import Outcomes, digests
+from ingest.digesters.values import InvalidItem, load_object
 from ingest.models import Outcome
-from ingest.normalize import NEEDS_CLEANING, clean_json
 from ingest.scrubbing import Scrubber, project_scrubber
 
 if TYPE_CHECKING:
@@ -22,13 +21,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 JSON = dict[str, Any]
-
-
-def _load(row: QueuedItem) -> JSON:
-    raw = row.body
-    payload = jsoncodec.loads(raw)
-    # NULs and lone surrogates cannot be stored by PostgreSQL; rare, so looked for first.
-    return clean_json(payload) if NEEDS_CLEANING.search(raw) or b"NaN" in raw else payload
 
 
 def session_digest(token: str) -> str:
@@ -61,7 +53,7 @@ def _scrub(payload: JSON, scrubber: Scrubber | None) -> JSON:
 
 
 def _new_call(row: QueuedItem, scrubber: Scrubber | None) -> NewApiCall:
-    payload = _scrub(_load(row), scrubber)
+    payload = _scrub(load_object(row, "invalid_api_call"), scrubber)
     request, response = payload["request"], payload["response"]
     message_keys = ("headers", "body", "transfer_encoding")
     return NewApiCall(
@@ -102,7 +94,7 @@ def digest_api_calls(rows: list[QueuedItem], projects: Mapping[int, Project]) ->
     for row in rows:
         try:
             calls.append(_new_call(row, scrubbers[row.project_id]))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (InvalidItem, KeyError, TypeError, ValueError, AttributeError) as exc:
             logger.warning("dropping invalid API call %s: %s", row.pk, exc)
             outcomes[row.project_id][(API_CALL, Outcome.INVALID, "invalid_api_call")] += 1
             continue

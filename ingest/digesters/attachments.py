@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from groups import jsoncodec
 from groups.services.attachments import (
     NewAttachment,
     NewUserReport,
@@ -15,6 +13,7 @@ from groups.services.attachments import (
     store_user_reports,
 )
 from ingest.digesters import Outcomes, digests
+from ingest.digesters.values import InvalidItem, load_object, text, uuid_or_none
 from ingest.models import Outcome, QueuedItem
 from projects.models import Project
 
@@ -30,19 +29,6 @@ ATTACHMENT_TYPES = frozenset(
 )
 
 
-def _text(value: Any, limit: int) -> str:
-    return value[:limit] if isinstance(value, str) else ""
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 @digests("attachment")
 def digest_attachments(rows: list[QueuedItem], projects: Mapping[int, Project]) -> Outcomes:
     outcomes: Outcomes = defaultdict(Counter)
@@ -52,13 +38,13 @@ def digest_attachments(rows: list[QueuedItem], projects: Mapping[int, Project]) 
         if row.event_id is None:
             outcomes[row.project_id][("attachment", Outcome.INVALID, "missing_event_id")] += 1
             continue
-        attachment_type = headers.get("attachment_type") or "event.attachment"
+        attachment_type = text(headers.get("attachment_type"), 64, numbers=False)
         attachments.append(
             NewAttachment(
                 project_id=row.project_id,
                 event_id=row.event_id,
-                name=_text(headers.get("filename"), 256) or "attachment",
-                content_type=_text(headers.get("content_type"), 128),
+                name=text(headers.get("filename"), 256, numbers=False) or "attachment",
+                content_type=text(headers.get("content_type"), 128, numbers=False),
                 attachment_type=attachment_type
                 if attachment_type in ATTACHMENT_TYPES
                 else "event.attachment",
@@ -71,26 +57,18 @@ def digest_attachments(rows: list[QueuedItem], projects: Mapping[int, Project]) 
     return outcomes
 
 
-def _json_object(row: QueuedItem) -> dict[str, Any] | None:
-    try:
-        value = jsoncodec.loads(row.body)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _user_report(row: QueuedItem, data: dict[str, Any]) -> NewUserReport | None:
     """The legacy `user_report` item: {event_id, name, email, comments}."""
-    event_id = _uuid(data.get("event_id")) or row.event_id
-    comments = _text(data.get("comments"), 10_000)
+    event_id = uuid_or_none(data.get("event_id")) or row.event_id
+    comments = text(data.get("comments"), 10_000, numbers=False)
     if event_id is None or not comments.strip():
         return None
     return NewUserReport(
         project_id=row.project_id,
         report_id=event_id,
         event_id=event_id,
-        name=_text(data.get("name"), 128),
-        email=_text(data.get("email"), 128),
+        name=text(data.get("name"), 128, numbers=False),
+        email=text(data.get("email"), 128, numbers=False),
         comments=comments,
         source="user_report",
         received=row.received,
@@ -101,24 +79,24 @@ def _feedback(row: QueuedItem, data: dict[str, Any]) -> NewUserReport | None:
     """A `feedback` event: the message is in contexts.feedback."""
     contexts = data.get("contexts")
     feedback = contexts.get("feedback") if isinstance(contexts, dict) else None
-    report_id = row.event_id or _uuid(data.get("event_id"))
+    report_id = row.event_id or uuid_or_none(data.get("event_id"))
     if not isinstance(feedback, dict) or report_id is None:
         return None
-    message = _text(feedback.get("message"), 10_000)
+    message = text(feedback.get("message"), 10_000, numbers=False)
     if not message.strip():
         return None
     return NewUserReport(
         project_id=row.project_id,
         report_id=report_id,
-        event_id=_uuid(feedback.get("associated_event_id")),
-        name=_text(feedback.get("name"), 128),
-        email=_text(feedback.get("contact_email"), 128),
+        event_id=uuid_or_none(feedback.get("associated_event_id")),
+        name=text(feedback.get("name"), 128, numbers=False),
+        email=text(feedback.get("contact_email"), 128, numbers=False),
         comments=message,
         source="feedback",
         received=row.received,
-        url=_text(feedback.get("url"), 2048),
-        environment=_text(data.get("environment"), 64),
-        release=_text(data.get("release"), 200),
+        url=text(feedback.get("url"), 2048, numbers=False),
+        environment=text(data.get("environment"), 64, numbers=False),
+        release=text(data.get("release"), 200, numbers=False),
     )
 
 
@@ -131,8 +109,10 @@ def digest_user_reports(rows: list[QueuedItem], projects: Mapping[int, Project])
     reports = []
     for row in rows:
         read, category = _READERS[row.type]
-        data = _json_object(row)
-        report = read(row, data) if data is not None else None
+        try:
+            report = read(row, load_object(row, f"invalid_{row.type}"))
+        except InvalidItem:
+            report = None
         if report is None:
             outcomes[row.project_id][(category, Outcome.INVALID, f"invalid_{row.type}")] += 1
             continue

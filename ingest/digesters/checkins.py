@@ -7,21 +7,20 @@ invalid `monitor` outcome with the reason Sentry's monitors consumer would give.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.utils.text import slugify
 
-from groups import jsoncodec
 from ingest.digesters import Outcomes, digests
+from ingest.digesters.values import InvalidItem, hex_id, load_object, text, uuid_or_none
 from ingest.models import Outcome
 from projects.crons import CHECKIN_STATUSES, CheckIn, clean_config, record_checkin
 from projects.exceptions import CheckInRejectedError
 
 if TYPE_CHECKING:
+    import uuid
     from datetime import datetime
 
     from ingest.models import QueuedItem
@@ -31,23 +30,29 @@ if TYPE_CHECKING:
 MONITOR_SLUG_MAX_LENGTH = 50
 # Sentry files check-ins without an environment under "production".
 DEFAULT_ENVIRONMENT = "production"
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+# IANA zone names are short; a longer one would make ZoneInfo raise OSError (name too long).
+MAX_TIMEZONE_CHARS = 64
+
+
+class InvalidCheckIn(InvalidItem, CheckInRejectedError):
+    """A check-in rejected here, before projects.crons sees it: counted like its rejections."""
+
+    def __init__(self, reason: str = "invalid_checkin") -> None:
+        InvalidItem.__init__(self, reason)
 
 
 def _text(payload: dict[str, Any], name: str, limit: int) -> str:
     value = payload.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CheckInRejectedError("invalid_checkin")
-    return value.strip()[:limit]
+    if value is not None and not isinstance(value, str):
+        raise InvalidCheckIn
+    return text(value, limit)
 
 
 def _duration_ms(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
-        raise CheckInRejectedError("invalid_checkin")
+        raise InvalidCheckIn
     return float(value) * 1000
 
 
@@ -55,26 +60,38 @@ def _trace_id(payload: dict[str, Any]) -> str:
     contexts = payload.get("contexts")
     trace = contexts.get("trace") if isinstance(contexts, dict) else None
     trace_id = trace.get("trace_id") if isinstance(trace, dict) else None
-    if isinstance(trace_id, str) and _TRACE_ID.match(trace_id.replace("-", "").lower()):
-        return trace_id.replace("-", "").lower()
-    return ""
+    try:
+        return hex_id(trace_id, 32, required=False, reason="invalid_checkin")
+    except InvalidItem:
+        return ""
 
 
 def _check_in_id(value: Any) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (TypeError, ValueError, AttributeError):
-        raise CheckInRejectedError("invalid_checkin") from None
+    check_in_id = uuid_or_none(value)
+    if check_in_id is None:
+        raise InvalidCheckIn
+    return check_in_id
+
+
+def _config(config: Any) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    timezone = config.get("timezone") if isinstance(config, dict) else None
+    if timezone is not None and (
+        not isinstance(timezone, str) or len(timezone) > MAX_TIMEZONE_CHARS
+    ):
+        raise InvalidCheckIn("monitor_invalid_config")
+    return clean_config(config)
 
 
 def parse_checkin(payload: Any, *, project_id: int, received: datetime) -> CheckIn:
     """A check-in item as the clean values projects.crons stores, or rejected."""
     if not isinstance(payload, dict):
-        raise CheckInRejectedError("invalid_checkin")
+        raise InvalidCheckIn
     slug = slugify(_text(payload, "monitor_slug", 1000))[:MONITOR_SLUG_MAX_LENGTH].strip("-")
     status = payload.get("status")
     if not slug or status not in CHECKIN_STATUSES:
-        raise CheckInRejectedError("invalid_checkin")
+        raise InvalidCheckIn
     config = payload.get("monitor_config")
     return CheckIn(
         project_id=project_id,
@@ -86,7 +103,7 @@ def parse_checkin(payload: Any, *, project_id: int, received: datetime) -> Check
         environment=_text(payload, "environment", 64) or DEFAULT_ENVIRONMENT,
         release=_text(payload, "release", 200),
         trace_id=_trace_id(payload),
-        config=None if config is None else clean_config(config),
+        config=_config(config),
     )
 
 
@@ -95,14 +112,11 @@ def digest_checkins(rows: list[QueuedItem], projects: Mapping[int, Project]) -> 
     outcomes: Outcomes = defaultdict(Counter)
     for row in rows:
         try:
-            payload = jsoncodec.loads(bytes(row.body))
+            payload = load_object(row, "invalid_checkin")
             checkin = parse_checkin(payload, project_id=row.project_id, received=row.received)
             record_checkin(checkin=checkin)
-        except CheckInRejectedError as exc:
+        except (InvalidItem, CheckInRejectedError) as exc:
             outcomes[row.project_id][("monitor", Outcome.INVALID, exc.reason)] += 1
-            continue
-        except (ValueError, RecursionError):
-            outcomes[row.project_id][("monitor", Outcome.INVALID, "invalid_json")] += 1
             continue
         outcomes[row.project_id][("monitor", Outcome.ACCEPTED, "")] += 1
     return outcomes

@@ -7,13 +7,19 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from groups import jsoncodec
 from ingest.digesters import Outcomes, digests
-from ingest.models import Outcome, QueuedItem
+from ingest.digesters.values import InvalidItem, load_object
+from ingest.models import Outcome, OutcomeCounter, QueuedItem
 from projects.models import Project
 
-_LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_LABEL = re.compile(r"[A-Za-z0-9_.:-]+")
 MAX_QUANTITY = 10**9
+
+
+def _is_label(value: Any, column: str) -> bool:
+    """A label that fits its OutcomeCounter column (category 32, reason 64 characters)."""
+    limit = OutcomeCounter._meta.get_field(column).max_length
+    return isinstance(value, str) and len(value) <= limit and bool(_LABEL.fullmatch(value))
 
 
 def _discards(report: dict[str, Any]) -> Counter[tuple[str, str, str]] | None:
@@ -30,9 +36,7 @@ def _discards(report: dict[str, Any]) -> Counter[tuple[str, str, str]] | None:
             entry.get("reason"),
             entry.get("quantity"),
         )
-        if not isinstance(category, str) or not _LABEL.match(category):
-            return None
-        if not isinstance(reason, str) or not _LABEL.match(reason):
+        if not _is_label(category, "category") or not _is_label(reason, "reason"):
             return None
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
             return None
@@ -45,10 +49,9 @@ def digest_client_reports(rows: list[QueuedItem], projects: Mapping[int, Project
     outcomes: Outcomes = defaultdict(Counter)
     for row in rows:
         try:
-            report = jsoncodec.loads(row.body)
-        except (ValueError, RecursionError):
-            report = None
-        counts = _discards(report) if isinstance(report, dict) else None
+            counts = _discards(load_object(row, "invalid_client_report"))
+        except InvalidItem:
+            counts = None
         if counts is None:
             outcomes[row.project_id][("internal", Outcome.INVALID, "invalid_client_report")] += 1
             continue

@@ -19,6 +19,7 @@ from groups.services.logs import store_logs
 from ingest.digesters import Outcomes, digests
 from ingest.digesters.values import (
     JSON,
+    MAX_ARRAY_VALUES,
     InvalidItem,
     clock_drift,
     container_records,
@@ -31,6 +32,7 @@ from ingest.digesters.values import (
     text,
 )
 from ingest.models import Outcome, QueuedItem
+from ingest.normalize import MAX_DATABAG_DEPTH
 from ingest.scrubbing import Scrubber, project_scrubber
 from projects.models import Project
 
@@ -74,7 +76,7 @@ def _record(row: QueuedItem, raw: Any, drift: timedelta, scrubber: Scrubber | No
     body = body[:MAX_BODY_CHARS]
     return LogRecord(
         project_id=row.project_id,
-        timestamp=moment(raw.get("timestamp"), drift=drift),
+        timestamp=moment(raw.get("timestamp"), drift=drift, received=row.received),
         level=level,
         severity_number=severity or _SEVERITY_NUMBERS[level],
         body=scrubber.value(body) if scrubber is not None else body,
@@ -88,13 +90,19 @@ def _record(row: QueuedItem, raw: Any, drift: timedelta, scrubber: Scrubber | No
     )
 
 
-def _any_value(value: Any) -> Any:
-    """An OTLP AnyValue ({"stringValue": …}, {"intValue": "42"}, …) as plain JSON."""
+def _any_value(value: Any, depth: int = 0) -> Any:
+    """An OTLP AnyValue ({"stringValue": …}, {"intValue": "42"}, …) as plain JSON; anything
+    malformed is None, arrays nested deeper than MAX_DATABAG_DEPTH are "..."."""
     if not isinstance(value, dict):
         return None
     if "arrayValue" in value:
-        values = (value["arrayValue"] or {}).get("values") or []
-        return [_any_value(item) for item in values if isinstance(item, dict)]
+        array = value["arrayValue"]
+        values = array.get("values") if isinstance(array, dict) else None
+        if not isinstance(values, list):
+            return None
+        if depth >= MAX_DATABAG_DEPTH:
+            return "..."
+        return [_any_value(item, depth + 1) for item in values[:MAX_ARRAY_VALUES]]
     if "intValue" in value:
         try:
             return int(value["intValue"])
@@ -102,8 +110,18 @@ def _any_value(value: Any) -> Any:
             return None
     for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
         if key in value:
-            return value[key]
+            return value[key] if isinstance(value[key], str | bool | int | float) else None
     return None
+
+
+def _otel_attributes(entries: Any) -> JSON:
+    if not isinstance(entries, list):
+        return {}
+    return {
+        entry["key"]: {"value": _any_value(entry.get("value"))}
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str)
+    }
 
 
 def _from_otel(record: JSON) -> JSON:
@@ -111,13 +129,9 @@ def _from_otel(record: JSON) -> JSON:
     nanos = record.get("timeUnixNano") or record.get("observedTimeUnixNano")
     try:
         timestamp = int(nanos) / 1e9 if nanos not in (None, "", 0, "0") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         timestamp = None
-    attributes = {
-        entry["key"]: {"value": _any_value(entry.get("value"))}
-        for entry in record.get("attributes") or []
-        if isinstance(entry, dict) and isinstance(entry.get("key"), str)
-    }
+    attributes = _otel_attributes(record.get("attributes"))
     body = _any_value(record.get("body"))
     return {
         "timestamp": timestamp,

@@ -46,9 +46,12 @@ MAX_OP_CHARS = 64
 UNLABELED = "<unlabeled span>"
 
 
-def _times(start: Any, end: Any, drift: timedelta) -> tuple[datetime, datetime, float]:
-    started = moment(start, drift=drift)
-    ended = moment(end, drift=drift)
+def _times(
+    start: Any, end: Any, drift: timedelta, received: datetime | None = None
+) -> tuple[datetime, datetime, float]:
+    """Start, end and duration; with `received`, both bounded as Relay bounds span items."""
+    started = moment(start, drift=drift, received=received)
+    ended = moment(end, drift=drift, received=received)
     if ended < started:
         raise InvalidItem("timestamp", "ends before it starts")
     return started, ended, (ended - started) / timedelta(milliseconds=1)
@@ -201,7 +204,9 @@ def _v2_span(row: QueuedItem, raw: Any, drift: timedelta, scrubber: Scrubber | N
     """One span v2 record (Sentry's span protocol, `application/vnd.sentry.items.span.v2+json`)."""
     if not isinstance(raw, dict):
         raise InvalidItem("invalid_span", "span is not an object")
-    start, end, duration = _times(raw.get("start_timestamp"), raw.get("end_timestamp"), drift)
+    start, end, duration = _times(
+        raw.get("start_timestamp"), raw.get("end_timestamp"), drift, row.received
+    )
     attributes = flat_attributes(raw.get("attributes"), typed=True)
     trace = (row.meta or {}).get("trace") or {}
     is_segment = raw.get("is_segment") is True

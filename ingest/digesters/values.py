@@ -10,7 +10,16 @@ from typing import Any
 
 from groups import jsoncodec
 from ingest.models import QueuedItem
-from ingest.normalize import MINIMUM_CLOCK_DRIFT, NEEDS_CLEANING, clean_json, parse_timestamp
+from ingest.normalize import (
+    MAX_DATABAG_DEPTH,
+    MAX_SECONDS_IN_FUTURE,
+    MINIMUM_CLOCK_DRIFT,
+    NEEDS_CLEANING,
+    clean_json,
+    clean_text,
+    parse_timestamp,
+    trim_databag,
+)
 from ingest.scrubbing import FILTERED, Scrubber
 
 JSON = dict[str, Any]
@@ -26,6 +35,12 @@ MAX_ARRAY_VALUES = 100
 # when the project scrubs IP addresses, as `user.ip_address` is from events.
 IP_ATTRIBUTES = frozenset({"client.address", "user.ip_address", "http.client_ip", "sentry.user.ip"})
 _HEX = re.compile(r"[0-9a-f]+")
+# Relay drops spans and logs timestamped more than `max_secs_in_future` (60 s) ahead of the
+# receive time or more than `max_secs_in_past` (30 days) before it, after clock-drift
+# correction (relay-config `default_max_secs_in_past`; relay-server processing/logs and spans
+# `validate_timestamps`, outcome reason `timestamp`).
+MAX_RECORD_FUTURE = timedelta(seconds=MAX_SECONDS_IN_FUTURE)
+MAX_RECORD_AGE = timedelta(days=30)
 
 
 class InvalidItem(ValueError):
@@ -38,8 +53,12 @@ class InvalidItem(ValueError):
 
 
 def load_payload(row: QueuedItem) -> Any:
-    """The item's JSON, with what PostgreSQL cannot store cleaned when the bytes hint at it."""
-    raw = row.body
+    """The item's JSON, with what PostgreSQL cannot store cleaned when the bytes hint at it.
+
+    Raises ValueError (or RecursionError) for what is not JSON: every digester loads its
+    items through here or load_object, never with a bare jsoncodec.loads.
+    """
+    raw = bytes(row.body)
     payload = jsoncodec.loads(raw)
     # Rare in practice, so only walked for when the raw bytes hint at them.
     if b"NaN" in raw or b"Infinity" in raw or NEEDS_CLEANING.search(raw):
@@ -85,8 +104,13 @@ def hex_id(value: Any, length: int, *, required: bool, reason: str) -> str:
 
 
 def uuid_or_none(value: Any) -> uuid.UUID | None:
+    """A UUID from its string forms (hex, dashed, braced); None for anything else."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        return None
     try:
-        return uuid.UUID(str(value))
+        return uuid.UUID(value)
     except ValueError:
         return None
 
@@ -101,34 +125,51 @@ def clock_drift(row: QueuedItem) -> timedelta:
     return row.received - sent_at
 
 
-def moment(value: Any, *, drift: timedelta, reason: str = "timestamp") -> datetime:
-    """A required timestamp (RFC 3339 or unix seconds), corrected for clock drift."""
+def moment(
+    value: Any, *, drift: timedelta, received: datetime | None = None, reason: str = "timestamp"
+) -> datetime:
+    """A required timestamp (RFC 3339 or unix seconds), corrected for clock drift.
+
+    With `received`, bounded as Relay bounds span and log timestamps: more than
+    MAX_SECONDS_IN_FUTURE ahead of it or older than MAX_RECORD_AGE → invalid `timestamp`.
+    """
     parsed = parse_timestamp(value)
     if parsed is None:
         raise InvalidItem(reason, f"bad timestamp {value!r}")
     try:
-        return parsed + drift
+        corrected = parsed + drift
     except OverflowError:
         raise InvalidItem(reason, f"bad timestamp {value!r}") from None
+    if received is not None and not (
+        received - MAX_RECORD_AGE <= corrected <= received + MAX_RECORD_FUTURE
+    ):
+        raise InvalidItem("timestamp", f"timestamp out of range {value!r}")
+    return corrected
 
 
-def text(value: Any, limit: int) -> str:
-    """A string field cut to `limit`; numbers are stringified, anything else is empty."""
+def text(value: Any, limit: int, *, numbers: bool = True) -> str:
+    """A string field cut to `limit`, storable in a text column (no NULs, no lone
+    surrogates); numbers are stringified (unless `numbers` is false), anything else is
+    empty."""
     if isinstance(value, bool) or value is None:
         return ""
-    if isinstance(value, int | float):
+    if numbers and isinstance(value, int | float):
         value = str(value)
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return clean_text(value).strip()[:limit] if isinstance(value, str) else ""
 
 
-def _capped(value: Any) -> Any:
+def _capped(value: Any, depth: int = 0) -> Any:
+    """An attribute value with strings, arrays and nesting cut (deeper than
+    MAX_DATABAG_DEPTH is "...", as normalize.trim_databag does)."""
     if isinstance(value, str):
         return value[:MAX_ATTRIBUTE_CHARS]
     if isinstance(value, bool | int | float) or value is None:
         return value
+    if depth >= MAX_DATABAG_DEPTH:
+        return "..."
     if isinstance(value, list):
-        return [_capped(item) for item in value[:MAX_ARRAY_VALUES]]
-    return jsoncodec.dumps(value).decode()[:MAX_ATTRIBUTE_CHARS]
+        return [_capped(item, depth + 1) for item in value[:MAX_ARRAY_VALUES]]
+    return jsoncodec.dumps(trim_databag(value, depth)).decode()[:MAX_ATTRIBUTE_CHARS]
 
 
 def flat_attributes(attributes: Any, *, typed: bool) -> JSON:

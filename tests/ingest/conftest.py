@@ -135,9 +135,17 @@ def post_moesif(client, key):
     """POST JSON (gzip unless `gzipped=False`) with the key as application id."""
     default = object()
 
-    def post(path: str, body, *, gzipped: bool = True, app_id=default, raw: bytes | None = None):
+    def post(
+        path: str,
+        body,
+        *,
+        gzipped: bool = True,
+        app_id=default,
+        raw: bytes | None = None,
+        **extra,
+    ):
         data = raw if raw is not None else json.dumps(body).encode()
-        headers = {}
+        headers = dict(extra)
         if gzipped:
             data = gzip.compress(data)
             headers["HTTP_CONTENT_ENCODING"] = "gzip"

@@ -221,3 +221,61 @@ def test_client_report_quantities_add_up_per_reason(post_envelope, key):
         for row in OutcomeCounter.objects.filter(outcome="client_discard")
     }
     assert counts == {("error", "queue_overflow"): 10, ("transaction", "sample_rate"): 14}
+
+
+@pytest.mark.parametrize(
+    ("headers", "stored"),
+    [
+        (
+            {"attachment_type": ["x"], "filename": ["f"], "content_type": {"a": 1}},
+            ("attachment", "", "event.attachment"),
+        ),
+        (
+            {"filename": "lo\u0000g\ud800.txt", "content_type": "text/pl\u0000ain"},
+            ("log\ufffd.txt", "text/plain", "event.attachment"),
+        ),
+        (
+            {"filename": 5, "attachment_type": "event.minidump"},
+            ("attachment", "", "event.minidump"),
+        ),
+    ],
+)
+def test_odd_attachment_headers_are_read_as_strings(post_envelope, key, headers, stored):
+    event_id = uuid.uuid4().hex
+    body = envelope_bytes(
+        {"event_id": event_id}, [({"type": "attachment", **headers}, b"content")]
+    ).replace(b"\\ud800", b"\\ud800")
+    assert_status(post_envelope(body), 200)
+    drain()
+    assert not QueuedItem.objects.exists()
+    attachment = Attachment.objects.get()
+    assert (attachment.name, attachment.content_type, attachment.attachment_type) == stored
+
+
+@pytest.mark.parametrize("cache_seconds", [0, 5])
+def test_queued_attachments_count_toward_the_storage_cap(
+    post_envelope, key, settings, cache_seconds
+):
+    settings.ATTACHMENTS_MAX_PROJECT_BYTES = 15
+    settings.ATTACHMENTS_USAGE_CACHE_SECONDS = cache_seconds
+    for name in ("a", "b"):
+        body = envelope_bytes({"event_id": uuid.uuid4().hex}, [_attachment(name, b"0123456789")])
+        assert_status(post_envelope(body), 200)
+    # The first is still queued, undigested: the second would take the project past 15 bytes.
+    assert QueuedItem.objects.count() == 1
+    limited = OutcomeCounter.objects.get(category="attachment", outcome="rate_limited")
+    assert (limited.reason, limited.quantity) == ("attachment_storage_full", 1)
+
+
+def test_a_burst_of_attachments_sums_the_usage_once(post_envelope, key, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ATTACHMENTS_MAX_PROJECT_BYTES = 10_000
+    with CaptureQueriesContext(connection) as queries:
+        for name in ("a", "b", "c"):
+            body = envelope_bytes({"event_id": uuid.uuid4().hex}, [_attachment(name, b"x" * 10)])
+            assert_status(post_envelope(body), 200)
+    sums = [query["sql"] for query in queries if "SUM(" in query["sql"].upper()]
+    assert len(sums) == 2, sums  # queued, then stored: once for the burst
+    assert QueuedItem.objects.count() == 3

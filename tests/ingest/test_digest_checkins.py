@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -90,6 +91,10 @@ def test_a_retry_of_a_finished_checkin_is_stored_once(key):
             "monitor_invalid_config",
         ),
         (checkin(monitor_slug="never-seen", monitor_config=None), "monitor_not_found"),
+        (checkin(monitor_config={**CONFIG, "timezone": "Europe/" * 100}), "monitor_invalid_config"),
+        (checkin(monitor_config={**CONFIG, "timezone": ["UTC"]}), "monitor_invalid_config"),
+        (checkin(check_in_id=12345), "invalid_checkin"),
+        (b'{"monitor_slug": "x", "status": "ok", "duration": Infinity}', "invalid_checkin"),
     ],
 )
 def test_bad_checkins_are_invalid_and_the_rest_is_stored(key, payload, reason):
@@ -130,3 +135,12 @@ def test_maintenance_waits_for_check_ins_still_queued(key):
     drain()
     run_maintenance()
     assert "missed" in set(MonitorCheckIn.objects.values_list("status", flat=True))
+
+
+def test_nuls_and_lone_surrogates_are_cleaned_from_stored_text(key):
+    payload = json.dumps(checkin(environment="ENV", release="REL")).encode()
+    payload = payload.replace(b'"ENV"', b'"acc\\u0000eptance"').replace(b'"REL"', b'"shop\\ud800"')
+    send(key, ("check_in", payload))
+    row = MonitorCheckIn.objects.get()
+    assert (row.environment, row.release) == ("acceptance", "shop\ufffd")
+    assert outcomes(key) == {("accepted", ""): 1}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -151,3 +152,200 @@ def test_an_item_that_cannot_be_digested_is_parked_not_blocking(key):
     assert broken.last_error
     assert not QueuedItem.objects.filter(pk=good.pk).exists()
     assert Event.objects.get().title == "after the broken one"
+
+
+# Items the door takes without parsing (200 for the SDK), that once raised in their digester
+# and aborted the whole batch. Each must end as one counted outcome, leaving the queue empty.
+TRACE = "6547d075f3564dddbaf70585b409c1d7"
+SPAN_V2 = "application/vnd.sentry.items.span.v2+json"
+EARLIEST = "0001-01-01T00:00:00+01:00"
+LATEST = "9999-12-31T23:59:59-01:00"
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+def _now(**shift: float) -> float:
+    return (timezone.now() + timedelta(**shift)).timestamp()
+
+
+def _log(**record) -> tuple[dict, bytes]:
+    record = {"timestamp": _now(), "level": "info", "body": "b", **record}
+    return {"type": "log", "item_count": 1}, json.dumps({"items": [record]}).encode()
+
+
+def _otel_log(**record) -> tuple[dict, bytes]:
+    record = {
+        "timeUnixNano": str(int(_now() * 1e9)),
+        "severityText": "info",
+        "body": {"stringValue": "b"},
+        **record,
+    }
+    return {"type": "otel_log"}, json.dumps(record).encode()
+
+
+def _span(**span) -> tuple[dict, bytes]:
+    span = {
+        "trace_id": TRACE,
+        "span_id": "b53c804da752f031",
+        "name": "work",
+        "start_timestamp": _now(seconds=-1),
+        "end_timestamp": _now(),
+        **span,
+    }
+    return {"type": "span", "content_type": SPAN_V2, "item_count": 1}, json.dumps(
+        {"version": 2, "items": [span]}
+    ).encode()
+
+
+def _transaction(child: dict | None = None, **overrides) -> tuple[dict, bytes]:
+    spans = [
+        {
+            "span_id": "92ecdb2462bde363",
+            "op": "db",
+            "start_timestamp": _now(seconds=-1),
+            "timestamp": _now(seconds=-0.5),
+            **(child or {}),
+        }
+    ]
+    payload = {
+        "type": "transaction",
+        "event_id": uuid.uuid4().hex,
+        "start_timestamp": _now(seconds=-2),
+        "timestamp": _now(),
+        "contexts": {"trace": {"trace_id": TRACE, "span_id": "99cdc6a13e935508"}},
+        "spans": spans,
+        **overrides,
+    }
+    return {"type": "transaction"}, json.dumps(payload).encode()
+
+
+def _with_deep(item: tuple[dict, bytes], marker: str, depth: int = 500) -> tuple[dict, bytes]:
+    header, body = item
+    return header, body.replace(json.dumps(marker).encode(), _deep(depth))
+
+
+HOSTILE_ITEMS = {
+    "otel log attributes a number": (_otel_log(attributes=5), ("log_item", "accepted", "")),
+    "otel array value a list": (
+        _otel_log(attributes=[{"key": "a", "value": {"arrayValue": [1]}}]),
+        ("log_item", "accepted", ""),
+    ),
+    "otel array values a number": (
+        _otel_log(attributes=[{"key": "a", "value": {"arrayValue": {"values": 3}}}]),
+        ("log_item", "accepted", ""),
+    ),
+    "otel timestamp beyond floats": (
+        _otel_log(timeUnixNano="9" * 400),
+        ("log_item", "invalid", "timestamp"),
+    ),
+    "otel array value nested 300 deep": (
+        (
+            _otel_log()[0],
+            _otel_log(body="DEEP")[1].replace(
+                b'"DEEP"',
+                b'{"arrayValue": {"values": [' * 300 + b'{"intValue": "1"}' + b"]}}" * 300,
+            ),
+        ),
+        ("log_item", "accepted", ""),
+    ),
+    "log at the earliest moment": (_log(timestamp=EARLIEST), ("log_item", "invalid", "timestamp")),
+    "log at the latest moment": (_log(timestamp=LATEST), ("log_item", "invalid", "timestamp")),
+    "log 31 days old": (_log(timestamp=_now(days=-31)), ("log_item", "invalid", "timestamp")),
+    "log 5 minutes ahead": (_log(timestamp=_now(minutes=5)), ("log_item", "invalid", "timestamp")),
+    "log attribute nested 500 deep": (
+        _with_deep(_log(attributes={"a": {"value": "DEEP"}}), "DEEP"),
+        ("log_item", "accepted", ""),
+    ),
+    "span at the earliest moment": (
+        _span(start_timestamp=EARLIEST),
+        ("span", "invalid", "timestamp"),
+    ),
+    "span ending at the latest moment": (
+        _span(end_timestamp=LATEST),
+        ("span", "invalid", "timestamp"),
+    ),
+    "span 31 days old": (
+        _span(start_timestamp=_now(days=-31)),
+        ("span", "invalid", "timestamp"),
+    ),
+    "span attribute nested 500 deep": (
+        _with_deep(_span(attributes={"a": {"value": "DEEP"}}), "DEEP"),
+        ("span", "accepted", ""),
+    ),
+    "transaction starting at the earliest moment": (
+        _transaction(start_timestamp=EARLIEST),
+        ("transaction", "invalid", "timestamp"),
+    ),
+    "transaction child at the earliest moment": (
+        _transaction({"start_timestamp": EARLIEST}),
+        ("span", "invalid", "timestamp"),
+    ),
+    "transaction child data nested 500 deep": (
+        _with_deep(_transaction({"data": {"a": "DEEP"}}), "DEEP"),
+        ("transaction", "accepted", ""),
+    ),
+    "attachment type a list": (
+        ({"type": "attachment", "attachment_type": ["x"], "filename": ["f"]}, b"content"),
+        ("attachment", "accepted", ""),
+    ),
+    "attachment content type an object": (
+        ({"type": "attachment", "content_type": {"a": 1}, "filename": "a\u0000b"}, b"content"),
+        ("attachment", "accepted", ""),
+    ),
+    "client report with Infinity": (
+        (
+            {"type": "client_report"},
+            b'{"discarded_events": [{"category": "error", "reason": "x", "quantity": Infinity}]}',
+        ),
+        ("internal", "invalid", "invalid_client_report"),
+    ),
+    "client report category longer than its column": (
+        (
+            {"type": "client_report"},
+            json.dumps(
+                {"discarded_events": [{"category": "c" * 64, "reason": "x", "quantity": 1}]}
+            ).encode(),
+        ),
+        ("internal", "invalid", "invalid_client_report"),
+    ),
+    "client report reason longer than its column": (
+        (
+            {"type": "client_report"},
+            json.dumps(
+                {"discarded_events": [{"category": "error", "reason": "r" * 65, "quantity": 1}]}
+            ).encode(),
+        ),
+        ("internal", "invalid", "invalid_client_report"),
+    ),
+    "feedback with NUL and surrogates": (
+        (
+            {"type": "feedback"},
+            b'{"contexts": {"feedback": {"message": "m\\u0000 \\ud800", "name": "n\\u0000"}}}',
+        ),
+        ("feedback", "accepted", ""),
+    ),
+    "user report with Infinity": (
+        ({"type": "user_report"}, b'{"comments": "c\\u0000", "name": Infinity}'),
+        ("user_report_v2", "accepted", ""),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_ITEMS))
+def test_hostile_items_are_counted_not_raised(post_envelope, case):
+    from ingest.models import OutcomeCounter
+
+    item, expected = HOSTILE_ITEMS[case]
+    odd = envelope_bytes({"event_id": uuid.uuid4().hex}, [item])
+    assert post_envelope(odd).status_code == 200
+    assert post_envelope(event_envelope({"message": "a good neighbour"})).status_code == 200
+    drain()
+    assert not QueuedItem.objects.exists()
+    assert "a good neighbour" in set(Event.objects.values_list("title", flat=True))
+    counted = {
+        (row.category, row.outcome, row.reason)
+        for row in OutcomeCounter.objects.exclude(category="error")
+    }
+    assert expected in counted, counted

@@ -344,3 +344,45 @@ def test_nul_characters_and_lone_surrogates_are_stored_cleaned(post_moesif):
     assert (call.uri, call.user_id) == ("https://x.example/ab", "u1")
     assert call.metadata == {"k": "\ufffd", "big": 2**70}
     assert call.data["request"]["body"] == {"text": "nul  here"}
+
+
+@pytest.mark.parametrize("ip_address", [..., None, ""])
+def test_a_request_without_ip_address_takes_the_clients(post_moesif, ip_address):
+    response = post_moesif(
+        "/v1/events", event(request__ip_address=ip_address), REMOTE_ADDR="198.51.100.7"
+    )
+    assert response.status_code == 201, response.content
+    drain()
+    assert ApiCall.objects.get().ip_address == "198.51.100.7"
+
+
+@pytest.mark.parametrize("depth", [500, 1000])
+@pytest.mark.parametrize("field", ["metadata", "request__body", "request__headers"])
+def test_deeply_nested_data_is_trimmed_not_a_500(post_moesif, depth, field):
+    deep = b'{"a": ' * depth + b"1" + b"}" * depth
+    raw = json.dumps(event(**{field: {"x": "DEEP"}})).encode().replace(b'"DEEP"', deep)
+    response = post_moesif("/v1/events", None, raw=raw)
+    assert response.status_code == 201, response.content
+    drain()
+    assert not QueuedItem.objects.exists()
+    assert ApiCall.objects.count() == 1
+    assert OutcomeCounter.objects.get(category="api_call").outcome == "accepted"
+
+
+def test_a_node_middleware_sized_batch_fits_the_default_limit(post_moesif):
+    """moesif-nodejs sends up to 200 events a batch, bodies included: ~1.6 MB here."""
+    batch = [event(request__body={"text": "x" * 4000}, response=None) for _ in range(200)]
+    response = post_moesif("/v1/events/batch", batch)
+    assert response.status_code == 201, response.content
+    assert QueuedItem.objects.count() == 200
+
+
+@pytest.mark.parametrize("transaction_id", [b'"\\ud800"', b'"order\\u0000-7"'])
+def test_unstorable_characters_in_a_transaction_id_are_cleaned_not_a_500(
+    post_moesif, transaction_id
+):
+    raw = json.dumps(event(transaction_id="TID")).encode().replace(b'"TID"', transaction_id)
+    response = post_moesif("/v1/events", None, raw=raw)
+    assert response.status_code == 201, response.content
+    drain()
+    assert ApiCall.objects.get().transaction_id is not None

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from ingest.normalize import normalize_event
-from ingest.scrubbing import FILTERED, scrub_event, scrubber_for
+from ingest.scrubbing import FILTERED, MAX_SCRUB_DEPTH, scrub_event, scrubber_for
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "events" / "python_exception.json"
 RECEIVED = datetime(2025, 11, 22, 12, 0, tzinfo=UTC)
@@ -369,3 +369,20 @@ def test_review_gaps_are_scrubbed():
     assert data["user"] == {"id": "7", "password": "[Filtered]"}
     assert data["logentry"]["params"] == [{"token": "[Filtered]"}]
     assert "abc" not in data["logentry"]["formatted"]
+
+
+def _nested(depth: int, leaf):
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_data_nested_beyond_the_depth_limit_is_cut_not_recursed():
+    scrubbed = scrubber().value({"a": _nested(5000, {"password": "x"})})
+    depth = 0
+    value = scrubbed["a"]
+    while isinstance(value, list):
+        value, depth = value[0], depth + 1
+    assert value == "..."
+    assert depth == MAX_SCRUB_DEPTH - 1

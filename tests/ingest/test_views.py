@@ -611,3 +611,22 @@ def test_forwarded_for_takes_the_address_the_proxy_saw(post_envelope, key, setti
     )
     drain()
     assert key.project.events.get().data["user"]["ip_address"] == "203.0.113.9"
+
+
+def test_outcome_rows_are_upserted_in_key_order(key):
+    """Two workers lock the same counter rows in the same order: no deadlock."""
+    from collections import Counter
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ingest.services import record_outcomes
+
+    outcomes = Counter(
+        {("span", "invalid", "b"): 1, ("error", "accepted", ""): 2, ("span", "invalid", "a"): 3}
+    )
+    with CaptureQueriesContext(connection) as queries:
+        record_outcomes(project_id=key.project_id, outcomes=outcomes)
+    (sql,) = [query["sql"] for query in queries]
+    positions = [sql.index(f"'{label}'") for label in ("error", "a", "b")]
+    assert positions == sorted(positions), sql
