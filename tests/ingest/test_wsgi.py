@@ -9,14 +9,24 @@ import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from config.wsgi import application
 from ingest.models import QueuedItem
 from tests.ingest.conftest import auth_header, event_envelope
 
 pytestmark = pytest.mark.django_db
 
 
-def call(path: str, *, body: bytes = b"", method: str = "POST", **headers) -> tuple[int, dict]:
+@pytest.fixture
+def call(_plain_static_storage):
+    """Call gunicorn's WSGI application (built once the tests' static directory exists)."""
+    from config.wsgi import application
+
+    def send(path: str, *, body: bytes = b"", method: str = "POST", **headers):
+        return _call(application, path, body=body, method=method, **headers)
+
+    return send
+
+
+def _call(application, path: str, *, body: bytes, method: str, **headers) -> tuple[int, dict]:
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -51,7 +61,7 @@ def call(path: str, *, body: bytes = b"", method: str = "POST", **headers) -> tu
     return answer["status"], answer
 
 
-def test_an_envelope_skips_the_middleware_and_keeps_the_request_signals(key):
+def test_an_envelope_skips_the_middleware_and_keeps_the_request_signals(call, key):
     seen = []
 
     def started(**kwargs):
@@ -78,14 +88,14 @@ def test_an_envelope_skips_the_middleware_and_keeps_the_request_signals(key):
     assert seen == ["started", "finished"]  # connections are looked after as for any request
 
 
-def test_ingest_errors_are_answered_by_the_view(key):
+def test_ingest_errors_are_answered_by_the_view(call, key):
     status, answer = call(f"/api/{key.project_id}/envelope/", body=b"{not json\n")
     assert status == 400
     assert "detail" in json.loads(answer["body"])
     assert answer["headers"]["Access-Control-Allow-Origin"] == "*"
 
 
-def test_a_path_prefix_and_moesif_take_the_same_way(key):
+def test_a_path_prefix_and_moesif_take_the_same_way(call, key):
     status, _ = call(
         f"/errors//api/{key.project_id}/envelope/",
         body=event_envelope(),
@@ -98,7 +108,7 @@ def test_a_path_prefix_and_moesif_take_the_same_way(key):
 
 
 @pytest.mark.parametrize("path", ["/api/0/", "/api/0/envelope/", "/admin/login/"])
-def test_everything_else_goes_through_django(path):
+def test_everything_else_goes_through_django(call, path):
     status, answer = call(path, method="GET")
     assert status in (200, 401, 404)
     assert answer["headers"]["X-Frame-Options"] == "DENY"  # the middleware ran
