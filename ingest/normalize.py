@@ -399,19 +399,25 @@ def _normalize_breadcrumbs(event: JSON) -> None:
 def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRING_CHARS) -> Any:
     """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length
     (strings are left whole with `max_chars=None`)."""
-    if depth >= MAX_DATABAG_DEPTH and isinstance(value, dict | list):
-        return "..."
+    if isinstance(value, dict):
+        if depth >= MAX_DATABAG_DEPTH:
+            return "..."
+        return {str(key): _trimmed(item, depth + 1, max_chars) for key, item in value.items()}
+    if isinstance(value, list):
+        if depth >= MAX_DATABAG_DEPTH:
+            return "..."
+        return [_trimmed(item, depth + 1, max_chars) for item in value]
+    return _trimmed(value, depth, max_chars)
+
+
+def _trimmed(value: Any, depth: int, max_chars: int | None) -> Any:
+    # One call per value of every databag: scalars are answered here without recursing.
     if isinstance(value, str):
         if max_chars is None or len(value) <= max_chars:
             return value
         return value[: max_chars - 3] + "..."
-    if isinstance(value, dict):
-        return {
-            str(key): trim_databag(item, depth + 1, max_chars=max_chars)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [trim_databag(item, depth + 1, max_chars=max_chars) for item in value]
+    if isinstance(value, dict | list):
+        return trim_databag(value, depth, max_chars=max_chars)
     return value
 
 

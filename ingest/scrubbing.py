@@ -72,23 +72,30 @@ class Scrubber:
     def value(self, value: Any, depth: int = 0) -> Any:
         """Scrub free-form data: sensitive keys at any depth up to MAX_SCRUB_DEPTH (deeper
         containers become "..."), card numbers in strings."""
-        if isinstance(value, dict | list) and depth >= MAX_SCRUB_DEPTH:
-            return "..."
+        if isinstance(value, str):
+            return _scrub_cards(value)
         if isinstance(value, dict):
-            return {
-                key: FILTERED
-                if self.is_sensitive(key) and item not in (None, "")
-                else self.value(item, depth + 1)
-                for key, item in value.items()
-            }
+            if depth >= MAX_SCRUB_DEPTH:
+                return "..."
+            return {key: self._item(key, item, depth) for key, item in value.items()}
         if isinstance(value, list):
+            if depth >= MAX_SCRUB_DEPTH:
+                return "..."
             # Header lists and tags come as [key, value] pairs.
             if len(value) == 2 and isinstance(value[0], str) and self.is_sensitive(value[0]):
                 return [value[0], FILTERED]
             return [self.value(item, depth + 1) for item in value]
-        if isinstance(value, str):
-            return _scrub_cards(value)
         return value
+
+    def _item(self, key: object, item: Any, depth: int) -> Any:
+        # The hot path of the digest: one call per key, scalars handled without recursing.
+        if item is not None and item != "" and self.is_sensitive(key):
+            return FILTERED
+        if isinstance(item, str):
+            return _scrub_cards(item)
+        if isinstance(item, dict | list):
+            return self.value(item, depth + 1)
+        return item
 
     def url(self, url: str) -> str:
         """A URL with sensitive query parameters and card numbers filtered."""
