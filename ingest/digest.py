@@ -20,9 +20,9 @@ from ingest.digesters.values import load_payload
 from ingest.envelope import ITEM_CATEGORIES
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import InvalidEvent, normalize_event
+from ingest.outcomes import record_outcomes
 from ingest.ratelimits import prune_windows
 from ingest.scrubbing import Scrubber, project_scrubber, scrub_event
-from ingest.services import record_outcomes
 from projects.crons import detect_missed_checkins, detect_timeouts
 from projects.health import prune_session_marks
 from projects.models import Project

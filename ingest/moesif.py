@@ -27,6 +27,7 @@ from ingest.apicalls import API_CALL, InvalidApiCall, parse_api_call
 from ingest.body import read_body
 from ingest.exceptions import BadRequest, IngestError, PayloadTooLarge
 from ingest.models import Outcome
+from ingest.outcomes import record_outcomes
 from ingest.views import client_ip
 from projects.models import ProjectKey
 
@@ -133,7 +134,7 @@ def _accept(request: HttpRequest, key: ProjectKey, events: list[Any]) -> HttpRes
             errors += [error.at(index) for error in exc.errors]
     if errors:
         invalid = Counter({(API_CALL, Outcome.INVALID, "invalid_api_call"): len(events)})
-        services.record_outcomes(project_id=key.project_id, outcomes=invalid)
+        record_outcomes(project_id=key.project_id, outcomes=invalid)
         raise InvalidEvents(errors)
     meta = {"ip": ip}
     if request.META.get("HTTP_USER_AGENT"):

@@ -9,11 +9,9 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import BigIntegerField, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Length
@@ -28,9 +26,9 @@ from ingest.auth import ClientAuth
 from ingest.digesters import stored_types
 from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
 from ingest.exceptions import BadRequest, Forbidden, RateLimited, Unauthorized
-from ingest.models import Outcome, OutcomeCounter, QueuedItem
+from ingest.models import Outcome, QueuedItem
 from ingest.normalize import clean_json
-from projects.health import hour_of
+from ingest.outcomes import record_outcomes
 from projects.models import ProjectKey
 
 logger = logging.getLogger(__name__)
@@ -391,34 +389,6 @@ def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
     extra = {key: value for key, value in item.headers.items() if key not in ("type", "length")}
     # Headers are client JSON: no NULs or lone surrogates in what PostgreSQL must store.
     return clean_json({**meta, "item": extra}) if extra else meta
-
-
-_OUTCOME_UPSERT = (
-    "INSERT INTO {table} (project_id, hour, category, outcome, reason, quantity) "
-    "VALUES {values} ON CONFLICT (project_id, hour, category, outcome, reason) "
-    "DO UPDATE SET quantity = {table}.quantity + excluded.quantity"
-)
-
-
-def record_outcomes(
-    *,
-    project_id: int,
-    outcomes: Counter[tuple[str, str, str]],
-    moment: datetime | None = None,
-) -> None:
-    """Add to the hourly outcome counters, in one statement."""
-    if not outcomes:
-        return
-    hour = connection.ops.adapt_datetimefield_value(hour_of(moment or timezone.now()))
-    table = connection.ops.quote_name(OutcomeCounter._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(outcomes))
-    params: list[Any] = []
-    # In key order: two workers upserting the same counters lock their rows in the same order
-    # (no deadlock between two multi-row upserts).
-    for (category, outcome, reason), quantity in sorted(outcomes.items()):
-        params += [project_id, hour, category, str(outcome), reason, quantity]
-    with connection.cursor() as cursor:
-        cursor.execute(_OUTCOME_UPSERT.format(table=table, values=values), params)
 
 
 def check_envelope_dsn(

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from organizations.serializers import letter_avatar
 from organizations.validators import SLUG_MAX_LENGTH, validate_sentry_slug
-from projects.health import NO_HEALTH_DATA
+from projects.health_queries import NO_HEALTH_DATA
 from projects.models import (
     Deploy,
     Monitor,

@@ -19,7 +19,7 @@ from organizations.validators import is_number
 from projects import services
 from projects.api.projects import ProjectEndpoint
 from projects.exceptions import UnknownProjectError
-from projects.health import release_health
+from projects.health_queries import release_health
 from projects.models import Deploy, Release, ReleaseProject
 from projects.serializers import (
     DeployInputSerializer,

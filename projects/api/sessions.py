@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from config.api.periods import in_range, parse_period, period_start
 from organizations.api import OrganizationEndpoint
 from organizations.validators import is_number
-from projects.health import FIELDS, GROUP_COLUMNS, SessionQuery, query_sessions
+from projects.health_queries import FIELDS, GROUP_COLUMNS, SessionQuery, query_sessions
 from projects.models import Project
 
 INTERVALS = {"1h": timedelta(hours=1), "60m": timedelta(hours=1), "1d": timedelta(days=1)}

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ingest.services import hour_of, record_outcomes
+from ingest.outcomes import record_outcomes
 from projects import services as project_services
+from projects.health import hour_of
 from tests.projects.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db

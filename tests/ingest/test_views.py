@@ -620,7 +620,7 @@ def test_outcome_rows_are_upserted_in_key_order(key):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from ingest.services import record_outcomes
+    from ingest.outcomes import record_outcomes
 
     outcomes = Counter(
         {("span", "invalid", "b"): 1, ("error", "accepted", ""): 2, ("span", "invalid", "a"): 3}

@@ -8,13 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from projects.health import (
-    COUNT_MAX,
-    SessionCounts,
-    SessionUserSeen,
-    record_sessions,
-    release_health,
-)
+from projects.health import COUNT_MAX, SessionCounts, SessionUserSeen, record_sessions
+from projects.health_queries import release_health
 from projects.models import SessionAggregate, SessionUser
 from tests.projects.factories import ProjectFactory
 
