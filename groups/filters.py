@@ -38,6 +38,16 @@ class PeriodFilter(django_filters.Filter):
     field_class = PeriodField
 
 
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+INVALID_TRACE_ID = "Invalid trace id: 32 hex digits expected."
+
+
+def normalized_trace_id(value: str) -> str | None:
+    """A trace id as stored (32 lower-case hex digits; dashes allowed); None if it is not one."""
+    text = value.replace("-", "").lower()
+    return text if _TRACE_ID.fullmatch(text) else None
+
+
 class HexIdField(forms.CharField):
     """A trace id: 32 hex digits (dashes allowed), lowercased."""
 
@@ -45,10 +55,10 @@ class HexIdField(forms.CharField):
         value = super().clean(value)
         if not value:
             return None
-        text = value.replace("-", "").lower()
-        if not re.fullmatch(r"[0-9a-f]{32}", text):
-            raise forms.ValidationError("Invalid trace id: 32 hex digits expected.")
-        return text
+        trace_id = normalized_trace_id(value)
+        if trace_id is None:
+            raise forms.ValidationError(INVALID_TRACE_ID)
+        return trace_id
 
 
 class TraceIdFilter(django_filters.CharFilter):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError
@@ -12,7 +10,7 @@ from rest_framework.response import Response
 
 from config.api.exceptions import ResourceDoesNotExist
 from config.api.pagination import per_page_of
-from groups.filters import TransactionFilterSet
+from groups.filters import INVALID_TRACE_ID, TransactionFilterSet, normalized_trace_id
 from groups.models import Span
 from groups.serializers.performance import TraceSerializer, TransactionSummarySerializer
 from groups.services.spans import trace_of, transaction_summaries
@@ -21,7 +19,6 @@ from projects.api.projects import PROJECT_SCOPES, ProjectEndpoint
 from projects.models import Project
 
 READ_SCOPES = {"GET": PROJECT_SCOPES["GET"]}
-_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ProjectTransactionListView(ProjectEndpoint):
@@ -54,9 +51,9 @@ class OrganizationTraceView(OrganizationEndpoint):
 
     @extend_schema(responses=TraceSerializer)
     def get(self, request: Request, **kwargs: str) -> Response:
-        trace_id = kwargs["trace_id"].replace("-", "").lower()
-        if not _TRACE_ID.fullmatch(trace_id):
-            raise ParseError("Invalid trace id: 32 hex digits expected.")
+        trace_id = normalized_trace_id(kwargs["trace_id"])
+        if trace_id is None:
+            raise ParseError(INVALID_TRACE_ID)
         projects = Project.objects.for_organization(self.organization).values("pk")
         trace = trace_of(project_ids=projects, trace_id=trace_id)
         if trace.is_empty():
