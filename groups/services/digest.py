@@ -354,14 +354,23 @@ def _count_tags(events: list[tuple[int, _Prepared]]) -> None:
                 row[0] += 1
                 row[1] = min(row[1], item.timestamp)
                 row[2] = max(row[2], item.timestamp)
-    rows = sorted(counts.items())  # a fixed order: concurrent upserts cannot deadlock
+    upsert_tag_counts(
+        rows=[(*tag, seen, first, last) for tag, (seen, first, last) in counts.items()]
+    )
+
+
+def upsert_tag_counts(*, rows: list[tuple[int, str, str, int, datetime, datetime]]) -> None:
+    """Add (group_id, key, value, times_seen, first_seen, last_seen) rows to the issues' tag
+    counts, TAG_UPSERT_ROWS per statement, in key order so that concurrent upserts cannot
+    deadlock."""
     table = connection.ops.quote_name(GroupTagValue._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
+    rows = sorted(rows)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), TAG_UPSERT_ROWS):
             chunk = rows[start : start + TAG_UPSERT_ROWS]
             params: list[Any] = []
-            for (group_id, key, value), (seen, first, last) in chunk:
+            for group_id, key, value, seen, first, last in chunk:
                 params += [group_id, key, value, seen, adapt(first), adapt(last)]
             values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(TAG_UPSERT.format(table=table, values=values), params)

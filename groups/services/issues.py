@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     Case,
     Count,
@@ -32,7 +32,7 @@ from groups.models import (
     GroupUser,
     base32_decode,
 )
-from groups.services.digest import TAG_UPSERT, TAG_UPSERT_ROWS
+from groups.services.digest import upsert_tag_counts
 from organizations.models import Organization
 
 # --- What the API does to issues ----------------------------------------------------------
@@ -128,22 +128,13 @@ def merge_issues(*, groups: list[Group]) -> tuple[Group, list[Group]]:
 
 def _merge_tag_values(parent_id: int, child_ids: list[int]) -> None:
     """Add the children's tag counts to the parent's with the digest's own upsert."""
-    rows = sorted(
+    rows = (
         GroupTagValue.objects.filter(group_id__in=child_ids)
         .values_list("key", "value")
         .annotate(Sum("times_seen"), Min("first_seen"), Max("last_seen"))
         .order_by()
     )
-    table = connection.ops.quote_name(GroupTagValue._meta.db_table)
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), TAG_UPSERT_ROWS):
-            chunk = rows[start : start + TAG_UPSERT_ROWS]
-            params: list[Any] = []
-            for key, value, seen, first, last in chunk:
-                params += [parent_id, key, value, seen, adapt(first), adapt(last)]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(TAG_UPSERT.format(table=table, values=values), params)
+    upsert_tag_counts(rows=[(parent_id, *row) for row in rows])
 
 
 def _merge_users(parent_id: int, child_ids: list[int]) -> None:
