@@ -292,17 +292,24 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
     return Accepted(event_id=event_id, rate_limits=header, queued=len(stored))
 
 
+# Categories of the item types that Faultline counts but does not store (fixed at start-up:
+# STORED_TYPES follows the digesters registered on import).
+_NOT_STORED_CATEGORIES = ";".join(
+    sorted(
+        set(ITEM_CATEGORIES.values())
+        - {ITEM_CATEGORIES[item_type] for item_type in STORED_TYPES if item_type in ITEM_CATEGORIES}
+        - {"internal"}
+    )
+)
+
+
 def not_stored_header() -> str:
     """Relay's way of telling an SDK to stop sending what would not be kept: a rate limit on
     the categories of item types that Faultline counts but does not store."""
-    kept = {
-        ITEM_CATEGORIES[item_type] for item_type in STORED_TYPES if item_type in ITEM_CATEGORIES
-    }
-    categories = sorted(set(ITEM_CATEGORIES.values()) - kept - {"internal"})
-    if not categories:
+    if not _NOT_STORED_CATEGORIES:
         return ""
     seconds = settings.INGEST_NOT_STORED_RETRY_AFTER_SECONDS
-    return f"{seconds}:{';'.join(categories)}:project:feature_disabled"
+    return f"{seconds}:{_NOT_STORED_CATEGORIES}:project:feature_disabled"
 
 
 def _within_attachment_storage(
