@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from django.utils.text import slugify
 
 from ingest.digesters import Outcomes, digests
-from ingest.digesters.values import InvalidItem, hex_id, load_object, text, uuid_or_none
+from ingest.digesters.values import (
+    InvalidItem,
+    hex_id,
+    load_object,
+    string_field,
+    uuid_or_none,
+)
 from ingest.models import Outcome
 from projects.crons import CHECKIN_STATUSES, CheckIn, clean_config, record_checkin
 from projects.exceptions import CheckInRejectedError
@@ -39,13 +45,6 @@ class InvalidCheckIn(InvalidItem, CheckInRejectedError):
 
     def __init__(self, reason: str = "invalid_checkin") -> None:
         InvalidItem.__init__(self, reason)
-
-
-def _text(payload: dict[str, Any], name: str, limit: int) -> str:
-    value = payload.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidCheckIn
-    return text(value, limit)
 
 
 def _duration_ms(value: Any) -> float | None:
@@ -88,7 +87,9 @@ def parse_checkin(payload: Any, *, project_id: int, received: datetime) -> Check
     """A check-in item as the clean values projects.crons stores, or rejected."""
     if not isinstance(payload, dict):
         raise InvalidCheckIn
-    slug = slugify(_text(payload, "monitor_slug", 1000))[:MONITOR_SLUG_MAX_LENGTH].strip("-")
+    slug = slugify(string_field(payload.get("monitor_slug"), 1000, reason="invalid_checkin"))[
+        :MONITOR_SLUG_MAX_LENGTH
+    ].strip("-")
     status = payload.get("status")
     if not slug or status not in CHECKIN_STATUSES:
         raise InvalidCheckIn
@@ -100,8 +101,9 @@ def parse_checkin(payload: Any, *, project_id: int, received: datetime) -> Check
         status=status,
         received=received,
         duration_ms=_duration_ms(payload.get("duration")),
-        environment=_text(payload, "environment", 64) or DEFAULT_ENVIRONMENT,
-        release=_text(payload, "release", 200),
+        environment=string_field(payload.get("environment"), 64, reason="invalid_checkin")
+        or DEFAULT_ENVIRONMENT,
+        release=string_field(payload.get("release"), 200, reason="invalid_checkin"),
         trace_id=_trace_id(payload),
         config=_config(config),
     )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_OID, UUID, uuid5
 
 from ingest.digesters import Outcomes, digests
-from ingest.digesters.values import JSON, InvalidItem, load_object
+from ingest.digesters.values import JSON, InvalidItem, load_object, string_field
 from ingest.models import Outcome
 from ingest.normalize import MINIMUM_CLOCK_DRIFT, parse_timestamp
 from projects.health import (
@@ -64,24 +64,12 @@ ENVIRONMENT_MAX_LENGTH = 64
 DISTINCT_ID_MAX_LENGTH = 200
 
 
-class InvalidSession(ValueError):
+class InvalidSession(InvalidItem):
     """A session item that cannot be counted; `reason` is its outcome reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 Parsed = tuple[list[SessionCounts], list[SessionUserSeen]]
 Marks = dict[tuple[int, UUID], SessionMarkSeen]
-
-
-def _text(value: Any, limit: int) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidSession("invalid_session")
-    return value.strip()[:limit]
 
 
 def _attributes(payload: Any) -> tuple[str, str]:
@@ -89,10 +77,14 @@ def _attributes(payload: Any) -> tuple[str, str]:
         raise InvalidSession("invalid_session")
     if not isinstance(payload.get("attrs"), dict):
         raise InvalidSession("missing_release")
-    release = _text(payload["attrs"].get("release"), RELEASE_MAX_LENGTH)
+    release = string_field(
+        payload["attrs"].get("release"), RELEASE_MAX_LENGTH, reason="invalid_session"
+    )
     if not release:
         raise InvalidSession("missing_release")
-    return release, _text(payload["attrs"].get("environment"), ENVIRONMENT_MAX_LENGTH)
+    return release, string_field(
+        payload["attrs"].get("environment"), ENVIRONMENT_MAX_LENGTH, reason="invalid_session"
+    )
 
 
 @dataclass(frozen=True)
@@ -184,7 +176,7 @@ def parse_session(payload: Any, *, project_id: int, clock: Clock, marks: Marks) 
     if payload.get("sid") is not None and sid is None:
         raise InvalidSession("invalid_session")
     errors = _count(payload.get("errors"))
-    did = _text(payload.get("did"), DISTINCT_ID_MAX_LENGTH)
+    did = string_field(payload.get("did"), DISTINCT_ID_MAX_LENGTH, reason="invalid_session")
     mark = marks.get((project_id, sid)) if sid is not None else None
     mark = mark or SessionMarkSeen(project_id, sid or UUID(int=0), started)
     counters, mark = _counters(status, errors, mark)
@@ -217,7 +209,7 @@ def parse_aggregates(payload: Any, *, project_id: int, clock: Clock, marks: Mark
             ended[counter] += _count(entry.get(name))
         started_count = min(ended.total(), COUNT_MAX)
         counts.append(SessionCounts(**where, hour=hour_of(started), started=started_count, **ended))
-        did = _text(entry.get("did"), DISTINCT_ID_MAX_LENGTH)
+        did = string_field(entry.get("did"), DISTINCT_ID_MAX_LENGTH, reason="invalid_session")
         if did:
             users.append(
                 SessionUserSeen(
@@ -255,7 +247,7 @@ def digest_sessions(rows: list[QueuedItem], projects: Mapping[int, Project]) -> 
             row_counts, row_users = _PARSERS[row.type](
                 payload, project_id=row.project_id, clock=Clock.of(row), marks=marks
             )
-        except InvalidSession as exc:
+        except InvalidItem as exc:
             outcomes[row.project_id][("session", Outcome.INVALID, exc.reason)] += 1
             continue
         counts += row_counts

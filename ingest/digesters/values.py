@@ -158,6 +158,14 @@ def text(value: Any, limit: int, *, numbers: bool = True) -> str:
     return clean_text(value).strip()[:limit] if isinstance(value, str) else ""
 
 
+def string_field(value: Any, limit: int, *, reason: str) -> str:
+    """A field that must be a string when present, read as `text` reads it; any other type
+    makes the item invalid with `reason`."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidItem(reason)
+    return text(value, limit)
+
+
 def _capped(value: Any, depth: int = 0) -> Any:
     """An attribute value with strings, arrays and nesting cut (deeper than
     MAX_DATABAG_DEPTH is "...", as normalize.trim_databag does)."""
