@@ -94,6 +94,7 @@ class EventAdmin(admin.ModelAdmin):
         "culprit",
         "user_key",
         "trace_id",
+        "request_path",
         "tags",
         "payload",
     ]
