@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from config.runtime import tune_gc
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Three sync workers on two cores: while one waits for its commit to be flushed (the durable
 # accept waits on PostgreSQL's WAL fsync), the others parse. Measured with bench/ against
@@ -23,7 +25,15 @@ graceful_timeout = 20
 # those pages instead of each holding a copy (no connection is opened before the fork).
 preload_app = True
 accesslog = "-"
+# Successful SDK requests are not logged (config/accesslog.py); errors and the rest are.
+logger_class = "config.accesslog.AccessLogger"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 # Heartbeat files on tmpfs, so a slow disk cannot make the arbiter kill healthy workers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+
+def pre_fork(server: object, worker: object) -> None:
+    # In the master, after the preloaded app was imported: every worker inherits the frozen
+    # start-up objects and the thresholds.
+    tune_gc()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from config.runtime import tune_gc
 from ingest.digest import digest_batch, run_maintenance
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
     idle_seconds = settings.DIGEST_IDLE_SLEEP_MILLISECONDS / 1000
     gather_seconds = settings.DIGEST_BATCH_WAIT_MILLISECONDS / 1000
     logger.info("digest worker started", extra={"batch_size": batch_size})
+    tune_gc()
     # After a failed batch, items are taken one at a time for a while, so that one bad item
     # is found (and marked) without holding back the others.
     single_items_left = 0
