@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_urlconf
 from django.utils.log import log_response
 
+from config.accesslog import INGEST_ENVIRON_KEY
+
 # Paths Django's own URL map serves although an ingest pattern would match them.
 _NOT_INGEST = ("/api/0/", "/admin/", "/static/")
 
@@ -40,6 +42,7 @@ class FaultlineWSGIHandler(WSGIHandler):
         if match is None:
             return super().get_response(request)
         set_urlconf(settings.ROOT_URLCONF)
+        request.environ[INGEST_ENVIRON_KEY] = True
         request.resolver_match = match
         try:
             response = match.func(request, *match.args, **match.kwargs)
