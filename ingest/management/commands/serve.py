@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -49,6 +50,10 @@ class Command(BaseCommand):
             command += ["--workers", str(options["workers"])]
         command.append("config.wsgi")
         web = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
+        # Started after gunicorn, so only the digest (this process and the extra workers it
+        # starts) runs at a lower priority: under a burst the CPU answers SDKs first and the
+        # queue absorbs the rest; an idle or moderately loaded machine digests at once.
+        os.nice(settings.DIGEST_NICENESS)
         digest_workers = options["digest_workers"] or settings.DIGEST_WORKERS
         extra = [
             subprocess.Popen([sys.executable, "manage.py", "digest"], cwd=settings.BASE_DIR)
