@@ -122,7 +122,11 @@ def _digest_rows(rows: list[QueuedItem]) -> None:
     outcomes: Outcomes = defaultdict(Counter)
     by_type: dict[str, list[QueuedItem]] = defaultdict(list)
     for row in rows:
-        by_type[row.type].append(row)
+        if row.project_id in projects:
+            by_type[row.type].append(row)
+        else:
+            # Queued while its project was being deleted (the queue has no foreign keys).
+            logger.info("dropping queued %s of deleted project %s", row.type, row.project_id)
     for item_type, typed_rows in by_type.items():
         digester = _digest_events if item_type == "event" else DIGESTERS.get(item_type)
         if digester is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import zstandard
 from django.db import models
 
@@ -9,12 +11,39 @@ from groups.fields import BulkBinaryField, BulkJSONField
 from projects.models import Project, ProjectKey
 
 
+# A compressor made once per thread (zstandard.compress builds one on every call); a
+# ZstdCompressor must not be used by two threads at once, as gthread workers would.
+class _Packer(threading.local):
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(level=1)
+
+    def compress(self, body: bytes) -> bytes:
+        return self.compressor.compress(body)
+
+
+_PACKER = _Packer()
+
+
 class QueuedItem(models.Model):
     """An accepted envelope item, durable before the SDK gets its 200; drained by `digest`."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # No database constraints nor indexes on the two references: every accepted envelope
+    # inserts here, and PostgreSQL would check both keys at commit (locking the project's
+    # and the key's rows FOR KEY SHARE, which many concurrent inserts turn into multixacts)
+    # and update two more indexes. Deleting a project or key through Django still cascades
+    # (Django's collector does it); a row left by an insert racing that deletion is dropped
+    # by the digest.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     key = models.ForeignKey(
-        ProjectKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ProjectKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     type = models.CharField(max_length=32)
     event_id = models.UUIDField(null=True, blank=True)
@@ -31,6 +60,16 @@ class QueuedItem(models.Model):
 
     MAX_FAILURES = 5
 
+    class Meta:
+        indexes = [
+            # The per-project attachment cap sums the attachments still queued.
+            models.Index(
+                fields=["project"],
+                condition=models.Q(type="attachment"),
+                name="ingest_queue_attachment_idx",
+            )
+        ]
+
     def __str__(self) -> str:
         return f"{self.type} #{self.pk} for project {self.project_id}"
 
@@ -40,7 +79,7 @@ class QueuedItem(models.Model):
 
     @staticmethod
     def pack(body: bytes) -> bytes:
-        return zstandard.compress(body, 1)
+        return _PACKER.compress(body)
 
 
 class Outcome(models.TextChoices):

@@ -271,3 +271,25 @@ def test_maintenance_reopens_expired_ignores_ages_new_issues_and_prunes_windows(
     assert list(RateLimitWindow.objects.values_list("window_start", flat=True)) == [
         int(now.timestamp())
     ]
+
+
+@pytest.mark.django_db
+def test_deleting_a_project_deletes_its_queued_items(key, organization):
+    other = project_services.create_project(organization=organization, name="kept").keys.get()
+    queue_events(key, 2)
+    queue_events(other, 1)
+    key.project.delete()
+    assert list(QueuedItem.objects.values_list("project_id", flat=True)) == [other.project_id]
+
+
+@pytest.mark.django_db
+def test_items_queued_for_a_project_deleted_meanwhile_are_dropped(key):
+    """The queue has no foreign keys (inserts stay cheap): an item that raced its project's
+    deletion is dropped by the digest, and the rest of the batch goes on."""
+    queue_events(key, 2)
+    gone = QueuedItem.objects.first()
+    QueuedItem.objects.filter(pk=gone.pk).update(project_id=key.project_id + 10_000)
+    assert drain() == 2
+    assert not QueuedItem.objects.exists()
+    assert Event.objects.count() == 1
+    assert Group.objects.get().times_seen == 1
