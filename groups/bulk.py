@@ -1,14 +1,55 @@
-"""A multi-row INSERT without Django's per-row compiler overhead, for the digest's hot paths."""
+"""A multi-row INSERT without Django's per-row compiler overhead, for the hot paths."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 # PostgreSQL and SQLite both take far more parameters per statement than this.
 MAX_PARAMS_PER_STATEMENT = 30_000
+
+
+@lru_cache(maxsize=64)
+def _fields(model: type[models.Model], field_names: tuple[str, ...]) -> tuple[models.Field, ...]:
+    return tuple(model._meta.get_field(name) for name in field_names)
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(
+    numbered: bool, model: type[models.Model], field_names: tuple[str, ...], rows: int
+) -> str:
+    """The statement for `rows` rows, made once per shape; with numbered placeholders
+    ($1, $2, …) for psycopg's raw cursor, else with %s."""
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    table = ops.quote_name(model._meta.db_table)
+    columns = ", ".join(ops.quote_name(field.column) for field in _fields(model, field_names))
+    width = len(field_names)
+    if numbered:
+        values = ", ".join(
+            "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
+            for row in range(rows)
+        )
+    else:
+        values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
+    return f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
+
+
+def _cursor(connection: BaseDatabaseWrapper, *, numbered: bool) -> Any:
+    """A cursor for the statements of _insert_sql. Numbered: psycopg's RawCursor, which
+    sends them as they are (its usual %s conversion parses again every statement of more
+    than 50 parameters, which for the digest's batches of events cost more than the rest
+    of their insert), in Django's wrapper all the same (database errors translated)."""
+    if not numbered:
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.RawCursor(connection.connection))
 
 
 def insert_rows(
@@ -19,21 +60,36 @@ def insert_rows(
     Values are prepared by each field exactly as `save()` would prepare them. Nothing is read
     back: use bulk_create where primary keys are needed.
     """
-    if not objects:
+    attnames = [field.attname for field in _fields(model, tuple(field_names))]
+    insert_values(
+        model, field_names, [[getattr(obj, name) for name in attnames] for obj in objects]
+    )
+
+
+def insert_values(
+    model: type[models.Model], field_names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT rows given as values in `field_names` order (model values, before the fields
+    prepare them for the database), without building model instances."""
+    if not rows:
         return
-    fields = [model._meta.get_field(name) for name in field_names]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    names = tuple(field_names)
+    fields = _fields(model, names)
+    # The connection itself, not django.db.connection: every attribute read through that
+    # proxy is a thread-local lookup, and preparing values reads several per field.
+    connection = connections[DEFAULT_DB_ALIAS]
     per_statement = max(1, MAX_PARAMS_PER_STATEMENT // len(fields))
-    with connection.cursor() as cursor:
-        for start in range(0, len(objects), per_statement):
-            chunk = objects[start : start + per_statement]
+    # Django logs queries (DEBUG, assertNumQueries) by rendering them with %s placeholders:
+    # the numbered form only when nothing logs.
+    numbered = connection.vendor == "postgresql" and not connection.queries_logged
+    with _cursor(connection, numbered=numbered) as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
             params: list[Any] = []
-            for obj in chunk:
+            for row in chunk:
                 params += [
-                    field.get_db_prep_save(getattr(obj, field.attname), connection)
-                    for field in fields
+                    field.get_db_prep_save(value, connection)
+                    for field, value in zip(fields, row, strict=True)
                 ]
-            values = ", ".join([row_sql] * len(chunk))
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608
+            sql = _insert_sql(numbered, model, names, len(chunk))
+            cursor.execute(sql, params)

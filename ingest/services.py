@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, Coalesce, Length
 from django.utils import timezone
 
 from groups import jsoncodec
-from groups.bulk import insert_rows
+from groups.bulk import insert_values
 from groups.services.attachments import attachment_bytes
 from ingest import ratelimits
 from ingest.apicalls import API_CALL
@@ -215,18 +215,20 @@ def accept_api_calls(
         )
     received = timezone.now()
     rows = [
-        QueuedItem(
-            project_id=key.project_id,
-            key_id=key.pk,
-            type=API_CALL,
-            event_id=payload["transaction_id"],
-            received=received,
-            payload=QueuedItem.pack(jsoncodec.dumps(payload)),
-            meta=meta,
+        (
+            key.project_id,
+            key.pk,
+            API_CALL,
+            payload["transaction_id"],
+            received,
+            QueuedItem.pack(jsoncodec.dumps(payload)),
+            meta,
+            0,
+            "",
         )
         for payload in payloads
     ]
-    insert_rows(QueuedItem, _QUEUE_FIELDS, rows)
+    insert_values(QueuedItem, _QUEUE_FIELDS, rows)
 
 
 def _event_id_of(item: Item) -> str | None:
@@ -348,21 +350,23 @@ def _enqueue(
     if trace:
         base_meta = {**base_meta, "trace": trace}
     rows = [
-        QueuedItem(
-            project_id=key.project_id,
-            key_id=key.pk,
-            type=item.type,
-            event_id=event_id,
-            received=received,
-            payload=QueuedItem.pack(item.payload),
-            meta=_item_meta(base_meta, item),
+        (
+            key.project_id,
+            key.pk,
+            item.type,
+            event_id,
+            received,
+            QueuedItem.pack(item.payload),
+            _item_meta(base_meta, item),
+            0,
+            "",
         )
         for item in items
     ]
     # One INSERT statement, committed on its own: the items are durable, or none is, before
     # the SDK hears back. (bulk_create would wrap it in BEGIN/COMMIT: two more round trips
     # on the hottest path.)
-    insert_rows(QueuedItem, _QUEUE_FIELDS, rows)
+    insert_values(QueuedItem, _QUEUE_FIELDS, rows)
 
 
 def _trace_meta(trace: Any) -> dict[str, str]:
@@ -377,6 +381,7 @@ def _trace_meta(trace: Any) -> dict[str, str]:
     }
 
 
+# In the order of the value rows _enqueue and accept_api_calls build.
 _QUEUE_FIELDS = (
     "project",
     "key",
