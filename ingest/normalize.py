@@ -388,9 +388,13 @@ def _normalize_breadcrumbs(event: JSON) -> None:
     if not crumbs:
         event.pop("breadcrumbs", None)
         return
+    # Up to a hundred per event, the bulk of most payloads: the usual cases inline.
     for crumb in crumbs:
-        crumb.setdefault("type", "default")
-        crumb["level"] = normalize_level(crumb.get("level")) or "info"
+        if "type" not in crumb:
+            crumb["type"] = "default"
+        level = crumb.get("level")
+        if not (type(level) is str and level in LEVELS):
+            crumb["level"] = normalize_level(level) or "info"
         if "data" in crumb:
             crumb["data"] = trim_databag(crumb["data"])
     event["breadcrumbs"] = {"values": crumbs}
@@ -402,7 +406,16 @@ def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRI
     if isinstance(value, dict):
         if depth >= MAX_DATABAG_DEPTH:
             return "..."
-        return {str(key): _trimmed(item, depth + 1, max_chars) for key, item in value.items()}
+        # One call per container, not per value: scalars are handled in the loop.
+        trimmed = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                if max_chars is not None and len(item) > max_chars:
+                    item = item[: max_chars - 3] + "..."
+            elif isinstance(item, dict | list):
+                item = trim_databag(item, depth + 1, max_chars=max_chars)
+            trimmed[key if type(key) is str else str(key)] = item
+        return trimmed
     if isinstance(value, list):
         if depth >= MAX_DATABAG_DEPTH:
             return "..."
@@ -411,7 +424,6 @@ def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRI
 
 
 def _trimmed(value: Any, depth: int, max_chars: int | None) -> Any:
-    # One call per value of every databag: scalars are answered here without recursing.
     if isinstance(value, str):
         if max_chars is None or len(value) <= max_chars:
             return value
