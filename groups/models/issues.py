@@ -72,7 +72,10 @@ class ShortIdCounter(models.Model):
 class Group(models.Model):
     """An issue: events that share a grouping hash."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="groups")
+    # No index of its own: the composite indexes below begin with it.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="groups", db_index=False
+    )
     short_id = models.PositiveBigIntegerField()
     title = models.CharField(max_length=256)
     culprit = models.CharField(max_length=200, blank=True)
@@ -141,7 +144,8 @@ class Group(models.Model):
 class GroupHash(models.Model):
     """A grouping hash pointing at its issue; several per issue after merges or new configs."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (project, hash) begins with it.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     hash = models.CharField(max_length=32)
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="hashes")
     # The grouping configuration that produced the hash; a new configuration can compute old
@@ -160,8 +164,16 @@ class GroupHash(models.Model):
 class Event(models.Model):
     """One stored error or message event, normalized."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="events")
+    # Every index on this table is paid by each stored event: the references have none of
+    # their own, since the composite indexes below begin with them. (A lone project index
+    # also misled the planner into scanning a project's events for the digest's duplicate
+    # check while the table's statistics lagged behind a burst.)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event_id = models.UUIDField()
     timestamp = models.DateTimeField()
     received = models.DateTimeField()
@@ -175,7 +187,7 @@ class Event(models.Model):
     culprit = models.CharField(max_length=200, blank=True)
     # The user as counted for the issue's user count (id, e-mail, user name or IP address).
     user_key = models.CharField(max_length=200, blank=True)
-    trace_id = models.CharField(max_length=32, blank=True, db_index=True)
+    trace_id = models.CharField(max_length=32, blank=True)
     # The path of the request the error happened in (`request.url`, no host or query): joins
     # the error to the API calls of the same URL.
     request_path = models.CharField(max_length=512, blank=True)
@@ -196,6 +208,8 @@ class Event(models.Model):
                 name="groups_event_request_path",
                 condition=~models.Q(request_path=""),
             ),
+            # Matched exactly, never with LIKE: no varchar_pattern_ops twin, as db_index adds.
+            models.Index(fields=["trace_id"], name="groups_event_trace_id"),
         ]
 
     def __str__(self) -> str:
@@ -205,7 +219,10 @@ class Event(models.Model):
 class GroupTagValue(models.Model):
     """How often a tag value was seen on an issue."""
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="tag_values")
+    # No index of its own: the unique (group, key, value) begins with it.
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="tag_values", db_index=False
+    )
     key = models.CharField(max_length=200)
     value = models.CharField(max_length=200)
     times_seen = models.PositiveBigIntegerField(default=0)
@@ -226,7 +243,8 @@ class GroupTagValue(models.Model):
 class GroupUser(models.Model):
     """A distinct user seen on an issue; the issue's `user_count` counts these rows."""
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (group, user_key) begins with it.
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+", db_index=False)
     user_key = models.CharField(max_length=200)
 
     class Meta:
