@@ -1,11 +1,15 @@
 """Ingest benchmark: Faultline beside a trivial WSGI app and Bugsink, in one run.
 
-    python -m bench.run [--events 5000] [--concurrency 32] [--systems trivial,faultline-pg,...]
+    python -m bench.run [--events 5000] [--concurrency 32] [--rounds 1] [--systems trivial,...]
 
 Per system: start it fresh, send a warm-up and wait for it to be digested, send the measured
 events (real sentry-sdk envelopes, gzip, a new event id each) at the given concurrency, wait
 until the backlog drains, then time 20 single events from send to stored. Memory is the
 peak PSS of the system's process tree (PostgreSQL not included), sampled every 0.5 s.
+
+With --rounds N every system runs N times, the systems interleaved (all once, then all again),
+so that a shared machine's slow minutes fall on all of them; the table shows each figure's
+median over the rounds (non-200 and lost: the sum) after one line per system and round.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from bench import corpus, loadgen
@@ -213,6 +217,29 @@ def _fmt(value: float | int | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def median_row(rows: list[Row]) -> Row:
+    """One row of the rounds' medians; counts of failures (non-200, lost) are summed."""
+    merged = replace(rows[0])
+    for field in fields(Row):
+        values = [getattr(row, field.name) for row in rows]
+        if field.name in ("non_200", "lost"):
+            present = [value for value in values if value is not None]
+            setattr(merged, field.name, sum(present) if present else None)
+        elif isinstance(values[0], int | float) or values[0] is None:
+            present = [value for value in values if value is not None]
+            setattr(merged, field.name, statistics.median(present) if present else None)
+    return merged
+
+
+def print_round(index: int, row: Row) -> None:
+    print(
+        f"  round {index + 1}: {row.system}: {_fmt(row.accepted_per_s)} accepted/s, "
+        f"p99 {_fmt(row.p99_ms, 1)} ms, e2e {_fmt(row.processed_per_s, 1)}/s, "
+        f"digest alone {_fmt(row.digest_capacity_per_s)}/s, lost {_fmt(row.lost)}",
+        flush=True,
+    )
+
+
 def print_table(rows: list[Row]) -> None:
     print(
         "| system | c | accepted/s | p50 / p99 ms | non-200 | digested/s (e2e) | drain after "
@@ -302,6 +329,9 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
+        "--rounds", type=int, default=1, help="interleaved runs of every system; medians shown"
+    )
+    parser.add_argument(
         "--systems", default="trivial,faultline-pg,faultline-sqlite,bugsink-sqlite,bugsink-pg"
     )
     parser.add_argument("--drain-timeout", type=float, default=900)
@@ -314,14 +344,18 @@ def main() -> None:
         f"bytes decoded, {statistics.median(len(gzip.compress(e)) for e in envelopes):,.0f} "
         "gzipped"
     )
-    rows = []
-    for index, name in enumerate(args.systems.split(",")):
-        events = args.bugsink_events if name.startswith("bugsink") else args.events
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
-            system = make_system(name, 18200 + index, Path(workdir))
-            print(f"running {system.name}: {events} events at c={args.concurrency} …", flush=True)
-            rows.append(
-                measure(
+    names = args.systems.split(",")
+    rounds: dict[str, list[Row]] = {name: [] for name in names}
+    for round_index in range(args.rounds):
+        for index, name in enumerate(names):
+            events = args.bugsink_events if name.startswith("bugsink") else args.events
+            with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
+                system = make_system(name, 18200 + index, Path(workdir))
+                print(
+                    f"running {system.name}: {events} events at c={args.concurrency} …",
+                    flush=True,
+                )
+                row = measure(
                     name,
                     system,
                     envelopes,
@@ -331,7 +365,11 @@ def main() -> None:
                     drain_timeout=args.drain_timeout,
                     capacity_events=events // 2,
                 )
-            )
+            rounds[name].append(row)
+            print_round(round_index, row)
+    rows = [median_row(rounds[name]) for name in names]
+    if args.rounds > 1:
+        print(f"\nmedians of {args.rounds} rounds:")
     print()
     print_table(rows)
     print_targets(rows)
