@@ -13,9 +13,7 @@ from typing import Any
 from gunicorn import glogging
 
 from config.env import env_bool
-
-# Set in the WSGI environ by ingest.wsgi.FaultlineWSGIHandler for the SDK endpoints.
-INGEST_ENVIRON_KEY = "faultline.ingest"
+from ingest.wsgi import INGEST_ENVIRON_KEY
 
 
 class AccessLogger(glogging.Logger):
@@ -24,6 +22,8 @@ class AccessLogger(glogging.Logger):
         self.log_ingest = env_bool("ACCESS_LOG_INGEST", default=False)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        if not self.log_ingest and environ.get(INGEST_ENVIRON_KEY) and resp.status_code < 400:
+        # status_code is None when the application failed before answering.
+        answered_ok = (resp.status_code or 500) < 400
+        if answered_ok and not self.log_ingest and environ.get(INGEST_ENVIRON_KEY):
             return
         super().access(resp, req, environ, request_time)

@@ -18,8 +18,9 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_urlconf
 from django.utils.log import log_response
 
-from config.accesslog import INGEST_ENVIRON_KEY
-
+# Set in the WSGI environ of the requests served by an ingest view (config/accesslog.py
+# leaves their successful answers out of the access log).
+INGEST_ENVIRON_KEY = "faultline.ingest"
 # Paths Django's own URL map serves although an ingest pattern would match them.
 _NOT_INGEST = ("/api/0/", "/admin/", "/static/")
 
