@@ -230,9 +230,9 @@ DIGEST_BATCH_MAX_BYTES = env_int("DIGEST_BATCH_MAX_BYTES", default=32 * 1024 * 1
 # LOCKED), which pays when events spread over many issues; batches that touch the same
 # issues wait for each other's row locks, and SQLite has one writer at a time anyway.
 DIGEST_WORKERS = env_int("DIGEST_WORKERS", default=1, minimum=1)
-# Niceness `manage.py serve` gives its digest workers (not gunicorn): 0 to 19. The web
+# Niceness `manage.py serve` adds to its digest workers (not gunicorn) on PostgreSQL: the web
 # workers come first when both want the CPU; the backlog bound still applies.
-DIGEST_NICENESS = env_int("DIGEST_NICENESS", default=10, minimum=0)
+DIGEST_NICENESS = env_int("DIGEST_NICENESS", default=10, minimum=0, maximum=19)
 DIGEST_IDLE_SLEEP_MILLISECONDS = env_int("DIGEST_IDLE_SLEEP_MILLISECONDS", default=50, minimum=1)
 # After a batch smaller than DIGEST_BATCH_SIZE, wait this long so that the next one is larger:
 # per-batch work (one update per issue, the lookups) then spreads over more events.

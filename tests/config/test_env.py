@@ -28,6 +28,13 @@ def test_env_int_checks_minimum(monkeypatch):
         env.env_int("N", default=1, minimum=0)
 
 
+def test_env_int_checks_a_maximum_when_given(monkeypatch):
+    monkeypatch.setenv("N", "20")
+    with pytest.raises(ImproperlyConfigured, match="above the maximum of 19"):
+        env.env_int("N", default=1, maximum=19)
+    assert env.env_int("N", default=1) == 20
+
+
 @pytest.mark.parametrize("url", ["ftp://host", "errors.example.com", "http://x/?a=1"])
 def test_base_url_must_be_plain_http(monkeypatch, url):
     monkeypatch.setenv("FAULTLINE_BASE_URL", url)

@@ -37,6 +37,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        tune_gc()
         run_worker(
             stop=stop,
             batch_size=options["batch_size"] or settings.DIGEST_BATCH_SIZE,
@@ -49,7 +50,6 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
     idle_seconds = settings.DIGEST_IDLE_SLEEP_MILLISECONDS / 1000
     gather_seconds = settings.DIGEST_BATCH_WAIT_MILLISECONDS / 1000
     logger.info("digest worker started", extra={"batch_size": batch_size})
-    tune_gc()
     # After a failed batch, items are taken one at a time for a while, so that one bad item
     # is found (and marked) without holding back the others.
     single_items_left = 0

@@ -14,7 +14,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 
+from config.runtime import tune_gc
 from ingest.management.commands.digest import run_worker
 
 logger = logging.getLogger(__name__)
@@ -52,8 +54,12 @@ class Command(BaseCommand):
         web = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
         # Started after gunicorn, so only the digest (this process and the extra workers it
         # starts) runs at a lower priority: under a burst the CPU answers SDKs first and the
-        # queue absorbs the rest; an idle or moderately loaded machine digests at once.
-        os.nice(settings.DIGEST_NICENESS)
+        # queue absorbs the rest; an idle or moderately loaded machine digests at once. Not
+        # on SQLite: there a digest batch holds the one write lock that every accepted
+        # envelope needs, and a slowed digest would hold it longer.
+        if connection.vendor != "sqlite":
+            os.nice(settings.DIGEST_NICENESS)
+        tune_gc()
         digest_workers = options["digest_workers"] or settings.DIGEST_WORKERS
         extra = [
             subprocess.Popen([sys.executable, "manage.py", "digest"], cwd=settings.BASE_DIR)
