@@ -47,6 +47,8 @@ def _cursor(connection: BaseDatabaseWrapper, *, numbered: bool) -> Any:
         return connection.cursor()
     import psycopg
 
+    # What Django's own cursor() does first (DATABASE_CONN_HEALTH_CHECKS).
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         return connection._prepare_cursor(psycopg.RawCursor(connection.connection))
