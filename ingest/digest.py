@@ -121,12 +121,17 @@ def _digest_rows(rows: list[QueuedItem]) -> None:
     projects = Project.objects.in_bulk({row.project_id for row in rows})
     outcomes: Outcomes = defaultdict(Counter)
     by_type: dict[str, list[QueuedItem]] = defaultdict(list)
+    orphans: Counter[int] = Counter()
     for row in rows:
         if row.project_id in projects:
             by_type[row.type].append(row)
         else:
-            # Queued while its project was being deleted (the queue has no foreign keys).
-            logger.info("dropping queued %s of deleted project %s", row.type, row.project_id)
+            orphans[row.project_id] += 1
+    for project_id, count in orphans.items():
+        # Queued for a deleted project (the queue has no foreign keys): by a request that
+        # raced the deletion, or within INGEST_KEY_CACHE_SECONDS of it, while web workers
+        # still knew the project's keys.
+        logger.info("dropping %d queued items of deleted project %s", count, project_id)
     for item_type, typed_rows in by_type.items():
         digester = _digest_events if item_type == "event" else DIGESTERS.get(item_type)
         if digester is None:

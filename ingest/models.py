@@ -31,8 +31,9 @@ class QueuedItem(models.Model):
     # inserts here, and PostgreSQL would check both keys at commit (locking the project's
     # and the key's rows FOR KEY SHARE, which many concurrent inserts turn into multixacts)
     # and update two more indexes. Deleting a project or key through Django still cascades
-    # (Django's collector does it); a row left by an insert racing that deletion is dropped
-    # by the digest.
+    # (Django's collector does it); rows queued after it (by an insert racing the deletion,
+    # or within INGEST_KEY_CACHE_SECONDS, while web workers still know the project's keys)
+    # are dropped by the digest.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )

@@ -4,6 +4,18 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def forget_dangling_references(apps, schema_editor):
+    """Before the foreign keys come back (reversing this migration): queued items of deleted
+    projects go, references to deleted keys become NULL, as the constraints would require."""
+    QueuedItem = apps.get_model("ingest", "QueuedItem")
+    Project = apps.get_model("projects", "Project")
+    ProjectKey = apps.get_model("projects", "ProjectKey")
+    QueuedItem.objects.exclude(project_id__in=Project.objects.values("pk")).delete()
+    QueuedItem.objects.exclude(key_id__isnull=True).exclude(
+        key_id__in=ProjectKey.objects.values("pk")
+    ).update(key=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -26,4 +38,6 @@ class Migration(migrations.Migration):
             model_name='queueditem',
             index=models.Index(condition=models.Q(('type', 'attachment')), fields=['project'], name='ingest_queue_attachment_idx'),
         ),
+        # Last, so that it runs first when the migration is reversed.
+        migrations.RunPython(migrations.RunPython.noop, forget_dangling_references),
     ]
