@@ -336,6 +336,8 @@ def main() -> None:
     )
     parser.add_argument("--drain-timeout", type=float, default=900)
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds takes a whole number of at least 1")
 
     envelopes = corpus.build(220, directory=CACHE)
     sizes = sorted(len(envelope) for envelope in envelopes)
