@@ -11,6 +11,8 @@ conversion and the logging of 4xx/5xx answers.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIHandler
@@ -29,6 +31,14 @@ def ingest_route(path: str) -> ResolverMatch | None:
     """The ingest view serving `path`, or None when Django's full stack should."""
     if path.startswith(_NOT_INGEST):
         return None
+    return _resolve(path)
+
+
+# SDKs post to the same few paths (a project's envelope and store URLs) over and over:
+# their matches are remembered instead of running the patterns again (any other path,
+# a scanner's say, takes one entry until pushed out).
+@lru_cache(maxsize=2048)
+def _resolve(path: str) -> ResolverMatch | None:
     try:
         return get_resolver("ingest.urls").resolve(path)
     except Resolver404:
