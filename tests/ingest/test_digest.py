@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from groups.models import Event, Group
 from ingest.digest import digest_batch, drain
@@ -293,3 +294,17 @@ def test_items_queued_for_a_project_deleted_meanwhile_are_dropped(key):
     assert not QueuedItem.objects.exists()
     assert Event.objects.count() == 1
     assert Group.objects.get().times_seen == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's single write lock")
+def test_an_idle_worker_on_sqlite_polls_without_taking_the_write_lock(key):
+    with CaptureQueriesContext(connection) as queries:
+        assert digest_batch(batch_size=10) == 0
+    statements = [query["sql"] for query in queries]
+    assert len(statements) == 1
+    assert statements[0].startswith("SELECT")
+    queue_events(key, 1)
+    with CaptureQueriesContext(connection) as queries:
+        assert digest_batch(batch_size=10) == 1
+    assert any(query["sql"].startswith("BEGIN") for query in queries)
