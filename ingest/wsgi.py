@@ -31,12 +31,18 @@ def ingest_route(path: str) -> ResolverMatch | None:
     """The ingest view serving `path`, or None when Django's full stack should."""
     if path.startswith(_NOT_INGEST):
         return None
+    if len(path) > _CACHED_PATH_CHARS:
+        return _resolve.__wrapped__(path)
     return _resolve(path)
 
 
 # SDKs post to the same few paths (a project's envelope and store URLs) over and over:
-# their matches are remembered instead of running the patterns again (any other path,
-# a scanner's say, takes one entry until pushed out).
+# their matches are remembered instead of running the patterns again. Any other path (a
+# scanner's, say) takes one entry until pushed out; long ones are not kept, so the cache
+# stays under a megabyte per worker.
+_CACHED_PATH_CHARS = 256
+
+
 @lru_cache(maxsize=2048)
 def _resolve(path: str) -> ResolverMatch | None:
     try:

@@ -112,3 +112,17 @@ def test_everything_else_goes_through_django(call, path):
     status, answer = call(path, method="GET")
     assert status in (200, 401, 404)
     assert answer["headers"]["X-Frame-Options"] == "DENY"  # the middleware ran
+
+
+def test_long_paths_are_routed_but_not_remembered(call, key):
+    from ingest.wsgi import _resolve, ingest_route
+
+    prefix = "/deep" * 60  # a DSN path prefix longer than what the route cache keeps
+    before = _resolve.cache_info().currsize
+    match = ingest_route(f"{prefix}/api/{key.project_id}/envelope/")
+    assert match is not None
+    assert match.kwargs == {"project_id": str(key.project_id)}
+    assert _resolve.cache_info().currsize == before
+    assert ingest_route(f"/api/{key.project_id}/envelope/") is ingest_route(
+        f"/api/{key.project_id}/envelope/"
+    )
