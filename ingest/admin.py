@@ -20,7 +20,7 @@ class ParkedFilter(admin.SimpleListFilter):
         if self.value() == "parked":
             return queryset.filter(failures__gte=QueuedItem.MAX_FAILURES)
         if self.value() == "pending":
-            return queryset.filter(failures__lt=QueuedItem.MAX_FAILURES)
+            return queryset.pending()
         return queryset
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Min, QuerySet
+from django.db.models import F, Min
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -71,7 +71,7 @@ def digest_batch(*, batch_size: int) -> int:
     A batch that fails is raised to the caller, who retries item by item; an item failing
     alone is marked, and parked after QueuedItem.MAX_FAILURES attempts.
     """
-    if connection.vendor == "sqlite" and not _pending().exists():
+    if connection.vendor == "sqlite" and not QueuedItem.objects.pending().exists():
         # An idle worker looks at the queue 20 times a second: on SQLite with a plain read,
         # since a transaction there takes the database's one write lock (IMMEDIATE), which
         # every accepted envelope needs.
@@ -96,16 +96,12 @@ def digest_batch(*, batch_size: int) -> int:
     return len(rows)
 
 
-def _pending() -> QuerySet[QueuedItem]:
-    return QueuedItem.objects.filter(failures__lt=QueuedItem.MAX_FAILURES)
-
-
 def _claim(*, batch_size: int) -> list[QueuedItem]:
     """Lock up to `batch_size` queued items and load the payloads of the first ones that fit
     in DIGEST_BATCH_MAX_BYTES (at least one): a run of large attachments is digested a few at
     a time rather than all in memory at once. Locked rows left out wait for the next batch."""
     candidates = list(
-        _pending()
+        QueuedItem.objects.pending()
         .select_for_update(skip_locked=True)
         .defer("payload")
         .annotate(size=Length("payload"))
@@ -199,9 +195,11 @@ def run_maintenance() -> None:
     changed = maintain_issues(now=now)
     # Check-ins still queued have not been seen yet: judge monitors as of the oldest of them,
     # so that a backlog does not make runs that did check in look missed.
-    queued_checkin = QueuedItem.objects.filter(
-        type="check_in", failures__lt=QueuedItem.MAX_FAILURES
-    ).aggregate(oldest=Min("received"))["oldest"]
+    queued_checkin = (
+        QueuedItem.objects.pending()
+        .filter(type="check_in")
+        .aggregate(oldest=Min("received"))["oldest"]
+    )
     checked_until = min(now, queued_checkin) if queued_checkin else now
     pruned = prune_windows()
     done = {

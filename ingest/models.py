@@ -24,6 +24,12 @@ class _Packer(threading.local):
 _PACKER = _Packer()
 
 
+class QueuedItemQuerySet(models.QuerySet):
+    def pending(self) -> QueuedItemQuerySet:
+        """Items the digest will still take: not parked after QueuedItem.MAX_FAILURES."""
+        return self.filter(failures__lt=QueuedItem.MAX_FAILURES)
+
+
 class QueuedItem(models.Model):
     """An accepted envelope item, durable before the SDK gets its 200; drained by `digest`."""
 
@@ -60,6 +66,8 @@ class QueuedItem(models.Model):
     last_error = models.TextField(blank=True)
 
     MAX_FAILURES = 5
+
+    objects = QueuedItemQuerySet.as_manager()
 
     class Meta:
         indexes = [

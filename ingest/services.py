@@ -59,8 +59,7 @@ class _BacklogProbe:
         now = time.monotonic()
         if now - self.checked_at >= BACKLOG_CHECK_SECONDS:
             bound = settings.INGEST_MAX_BACKLOG_ITEMS
-            pending = QueuedItem.objects.filter(failures__lt=QueuedItem.MAX_FAILURES)
-            self.is_full = pending[: bound + 1].count() > bound
+            self.is_full = QueuedItem.objects.pending()[: bound + 1].count() > bound
             self.checked_at = now
         return self.is_full
 
@@ -156,9 +155,7 @@ def queued_attachment_bytes(*, project_id: int) -> int:
         Length("payload"),
         output_field=BigIntegerField(),
     )
-    queued = QueuedItem.objects.filter(
-        project_id=project_id, type="attachment", failures__lt=QueuedItem.MAX_FAILURES
-    )
+    queued = QueuedItem.objects.pending().filter(project_id=project_id, type="attachment")
     return queued.aggregate(total=Sum(size))["total"] or 0
 
 
