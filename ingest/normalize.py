@@ -406,14 +406,11 @@ def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRI
     if isinstance(value, dict):
         if depth >= MAX_DATABAG_DEPTH:
             return "..."
-        # One call per container, not per value: scalars are handled in the loop.
+        # No call for the numbers, booleans and nulls that most values are.
         trimmed = {}
         for key, item in value.items():
-            if isinstance(item, str):
-                if max_chars is not None and len(item) > max_chars:
-                    item = item[: max_chars - 3] + "..."
-            elif isinstance(item, dict | list):
-                item = trim_databag(item, depth + 1, max_chars=max_chars)
+            if isinstance(item, str | dict | list):
+                item = _trimmed(item, depth + 1, max_chars)
             trimmed[key if type(key) is str else str(key)] = item
         return trimmed
     if isinstance(value, list):

@@ -99,7 +99,7 @@ class Scrubber:
                     scrubbed[key] = FILTERED
                     continue
             if isinstance(item, str):
-                scrubbed[key] = _CARD.sub(_card_or_not, item) if len(item) >= 13 else item
+                scrubbed[key] = _scrub_cards(item)
             elif isinstance(item, dict | list):
                 scrubbed[key] = self.value(item, depth + 1)
             else:
