@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -45,8 +46,6 @@ def _cursor(connection: BaseDatabaseWrapper, *, numbered: bool) -> Any:
     of their insert), in Django's wrapper all the same (database errors translated)."""
     if not numbered:
         return connection.cursor()
-    import psycopg
-
     # What Django's own cursor() does first (DATABASE_CONN_HEALTH_CHECKS).
     connection.close_if_health_check_failed()
     connection.ensure_connection()
