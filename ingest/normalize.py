@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -388,16 +389,24 @@ def _normalize_breadcrumbs(event: JSON) -> None:
     if not crumbs:
         event.pop("breadcrumbs", None)
         return
-    # Up to a hundred per event, the bulk of most payloads: the usual cases inline.
+    # Up to a hundred per event, the bulk of most payloads: the usual cases inline (most
+    # SDK breadcrumbs have no level at all).
     for crumb in crumbs:
         if "type" not in crumb:
             crumb["type"] = "default"
         level = crumb.get("level")
-        if not (type(level) is str and level in LEVELS):
+        if level is None:
+            crumb["level"] = "info"
+        elif not (type(level) is str and level in LEVELS):
             crumb["level"] = normalize_level(level) or "info"
-        if "data" in crumb:
-            crumb["data"] = trim_databag(crumb["data"])
+        data = crumb.get("data")
+        if data is not None:
+            crumb["data"] = trim_databag(data)
     event["breadcrumbs"] = {"values": crumbs}
+
+
+# What JSON decodes to that never needs trimming (nor scrubbing, but for a sensitive key).
+SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 
 
 def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRING_CHARS) -> Any:
@@ -406,10 +415,12 @@ def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRI
     if isinstance(value, dict):
         if depth >= MAX_DATABAG_DEPTH:
             return "..."
-        # No call for the numbers, booleans and nulls that most values are.
+        # No call for the scalars and short strings that most values are.
+        limit = sys.maxsize if max_chars is None else max_chars
         trimmed = {}
         for key, item in value.items():
-            if isinstance(item, str | dict | list):
+            kind = type(item)
+            if kind not in SCALAR_TYPES and not (kind is str and len(item) <= limit):
                 item = _trimmed(item, depth + 1, max_chars)
             trimmed[key if type(key) is str else str(key)] = item
         return trimmed

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from ingest.normalize import MAX_DATABAG_DEPTH, format_logentry
+from ingest.normalize import MAX_DATABAG_DEPTH, SCALAR_TYPES, format_logentry
 
 if TYPE_CHECKING:
     from projects.models import Project
@@ -30,6 +30,12 @@ DEFAULT_SENSITIVE = (
     "connect.sid", "x-api-key", "x_api_key", "symfony",
 )  # fmt: skip
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# No text shorter than this holds a card number.
+_CARD_MIN_CHARS = 13
+# Thirteen ASCII digits with at most one space or dash between them: what every match of
+# _CARD holds in ASCII text. Found about four times as fast (the engine skips ahead to
+# digits, which _CARD's leading \b prevents), so most text is cleared by this alone.
+_CARD_HINT = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -47,8 +53,15 @@ def _card_or_not(match: re.Match[str]) -> str:
     return FILTERED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group()
 
 
+def _may_hold_card(text: str) -> bool:
+    # _CARD's \d also takes other scripts' digits: only ASCII text is cleared by the hint.
+    return len(text) >= _CARD_MIN_CHARS and (
+        not text.isascii() or _CARD_HINT.search(text) is not None
+    )
+
+
 def _scrub_cards(text: str) -> str:
-    return _CARD.sub(_card_or_not, text) if len(text) >= 13 else text
+    return _CARD.sub(_card_or_not, text) if _may_hold_card(text) else text
 
 
 @dataclass(frozen=True)
@@ -91,19 +104,20 @@ class Scrubber:
         verdicts = self._verdicts
         scrubbed = {}
         for key, item in value.items():
-            if item is not None and item != "":
+            kind = type(item)
+            if item is not None and (kind is not str or item):
                 verdict = verdicts.get(key) if type(key) is str else None
                 if verdict is None:
                     verdict = self.is_sensitive(key)
                 if verdict:
                     scrubbed[key] = FILTERED
                     continue
-            if isinstance(item, str):
-                scrubbed[key] = _scrub_cards(item)
-            elif isinstance(item, dict | list):
-                scrubbed[key] = self.value(item, depth + 1)
-            else:
+            if kind is str:
+                scrubbed[key] = _scrub_cards(item) if len(item) >= _CARD_MIN_CHARS else item
+            elif kind in SCALAR_TYPES:
                 scrubbed[key] = item
+            else:
+                scrubbed[key] = self.value(item, depth + 1)
         return scrubbed
 
     def url(self, url: str) -> str:
@@ -177,17 +191,7 @@ def scrub_event(event: dict[str, Any], scrubber: Scrubber) -> None:
     for exception in (event.get("exception") or {}).get("values", []):
         if isinstance(exception.get("value"), str):
             exception["value"] = _scrub_cards(exception["value"])
-    crumbs = (event.get("breadcrumbs") or {}).get("values", [])
-    for crumb in crumbs:
-        if "data" in crumb:
-            crumb["data"] = scrubber.value(crumb["data"])
-    # One search through all the messages (a card number cannot span the newlines), and a
-    # substitution in each only when something looks like one.
-    messages = [crumb["message"] for crumb in crumbs if isinstance(crumb.get("message"), str)]
-    if messages and _CARD.search("\n".join(messages)):
-        for crumb in crumbs:
-            if isinstance(crumb.get("message"), str):
-                crumb["message"] = _scrub_cards(crumb["message"])
+    _scrub_breadcrumbs((event.get("breadcrumbs") or {}).get("values", []), scrubber)
     for stacktrace in _stacktraces(event):
         for frame in stacktrace.get("frames", []):
             if "vars" in frame:
@@ -203,6 +207,26 @@ def scrub_event(event: dict[str, Any], scrubber: Scrubber) -> None:
                 logentry["formatted"] = _scrub_cards(
                     format_logentry(logentry["message"], logentry["params"])
                 )
+
+
+def _scrub_breadcrumbs(crumbs: list[dict[str, Any]], scrubber: Scrubber) -> None:
+    # Up to a hundred per event: data dicts straight to the dict walk; the messages in one
+    # search (a card number cannot span the newlines), and a substitution in each only when
+    # something looks like one.
+    messages = []
+    for crumb in crumbs:
+        data = crumb.get("data")
+        if type(data) is dict:
+            crumb["data"] = scrubber._dict(data, 0)
+        elif data is not None:
+            crumb["data"] = scrubber.value(data)
+        message = crumb.get("message")
+        if type(message) is str:
+            messages.append(message)
+    if messages and _may_hold_card("\n".join(messages)):
+        for crumb in crumbs:
+            if isinstance(crumb.get("message"), str):
+                crumb["message"] = _scrub_cards(crumb["message"])
 
 
 def _stacktraces(event: dict[str, Any]) -> list[dict[str, Any]]:

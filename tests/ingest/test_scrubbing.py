@@ -211,6 +211,8 @@ def test_query_string_as_pairs():
         (NOT_A_CARD, NOT_A_CARD),
         ("4111111111111112", "4111111111111112"),
         ("order 12345 of 2025", "order 12345 of 2025"),
+        ("\u0664" + "\u0661" * 15, FILTERED),  # 4111111111111111 in Arabic-Indic digits
+        (f"paid € 12 with {CARD}", f"paid € 12 with {FILTERED}"),
     ],
     ids=[
         "spaced",
@@ -222,6 +224,8 @@ def test_query_string_as_pairs():
         "spaced-not-luhn",
         "plain-not-luhn",
         "short-numbers",
+        "arabic-indic-digits",
+        "in-non-ascii-text",
     ],
 )
 def test_card_numbers_in_extra(value, expected):
