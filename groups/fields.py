@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import zstandard
 from django.db import models
 
-from groups import jsoncodec
+from groups import jsoncodec, zstd
 
 # Fast and still about 5:1 on event JSON; a stored event is read far less often than written.
 ZSTD_LEVEL = 3
@@ -45,12 +44,12 @@ class CompressedJSONField(PlainBulkInsertMixin, models.BinaryField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None:
             return None
-        return jsoncodec.loads(zstandard.decompress(bytes(value)))
+        return jsoncodec.loads(zstd.decompress(bytes(value)))
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None:
             return None
-        packed = zstandard.compress(jsoncodec.dumps(value), ZSTD_LEVEL)
+        packed = zstd.compress(jsoncodec.dumps(value), level=ZSTD_LEVEL)
         return super().get_db_prep_value(packed, connection, prepared)
 
     def to_python(self, value: Any) -> Any:

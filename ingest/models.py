@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
-import zstandard
 from django.db import models
 
+from groups import zstd
 from groups.fields import BulkBinaryField, BulkJSONField
 from projects.models import Project, ProjectKey
 
-
-# A compressor made once per thread (zstandard.compress builds one on every call); a
-# ZstdCompressor must not be used by two threads at once, as gthread workers would.
-class _Packer(threading.local):
-    def __init__(self) -> None:
-        self.compressor = zstandard.ZstdCompressor(level=1)
-
-    def compress(self, body: bytes) -> bytes:
-        return self.compressor.compress(body)
-
-
-_PACKER = _Packer()
+# The fastest level: the queue keeps a payload for seconds, and the web workers pay for it.
+QUEUE_ZSTD_LEVEL = 1
 
 
 class QueuedItemQuerySet(models.QuerySet):
@@ -84,11 +72,11 @@ class QueuedItem(models.Model):
 
     @property
     def body(self) -> bytes:
-        return zstandard.decompress(bytes(self.payload))
+        return zstd.decompress(bytes(self.payload))
 
     @staticmethod
     def pack(body: bytes) -> bytes:
-        return _PACKER.compress(body)
+        return zstd.compress(body, level=QUEUE_ZSTD_LEVEL)
 
 
 class Outcome(models.TextChoices):
