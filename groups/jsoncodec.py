@@ -11,10 +11,16 @@ import orjson
 def loads(raw: bytes) -> Any:
     """Parse JSON, also the NaN/Infinity tokens that Python SDKs may send (orjson refuses
     those, the standard library takes them)."""
+    return loads_noting_non_finite(raw)[0]
+
+
+def loads_noting_non_finite(raw: bytes) -> tuple[Any, bool]:
+    """As `loads`, and whether the JSON may hold NaN or Infinity: False when orjson, which
+    refuses them, could parse it."""
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw), False
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        return json.loads(raw), True
 
 
 def dumps(value: Any) -> bytes:

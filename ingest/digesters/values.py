@@ -59,9 +59,9 @@ def load_payload(row: QueuedItem) -> Any:
     items through here or load_object, never with a bare jsoncodec.loads.
     """
     raw = bytes(row.body)
-    payload = jsoncodec.loads(raw)
+    payload, non_finite = jsoncodec.loads_noting_non_finite(raw)
     # Rare in practice, so only walked for when the raw bytes hint at them.
-    if b"NaN" in raw or b"Infinity" in raw or NEEDS_CLEANING.search(raw):
+    if non_finite or NEEDS_CLEANING.search(raw):
         payload = clean_json(payload)
     return payload
 

@@ -2,11 +2,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from groups import jsoncodec
 
 
 def test_loads_takes_python_nan_tokens():
     assert jsoncodec.loads(b'{"a": NaN, "b": 1}')["b"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "non_finite"),
+    [
+        (b'{"a": NaN}', True),
+        (b'{"a": -Infinity}', True),
+        (b'{"a": "NaN and Infinity in a string", "b": 1.5}', False),
+    ],
+)
+def test_loads_noting_non_finite_says_when_the_tokens_were_parsed(raw, non_finite):
+    assert jsoncodec.loads_noting_non_finite(raw)[1] is non_finite
 
 
 def test_dumps_turns_nan_into_null():
