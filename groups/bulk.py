@@ -1,4 +1,4 @@
-"""A multi-row INSERT without Django's per-row compiler overhead, for the hot paths."""
+"""Multi-row INSERTs and upserts without Django's per-row compiler overhead, for the hot paths."""
 
 from __future__ import annotations
 
@@ -20,27 +20,27 @@ def _fields(model: type[models.Model], field_names: tuple[str, ...]) -> tuple[mo
 
 
 @lru_cache(maxsize=256)
-def _insert_sql(
-    numbered: bool, model: type[models.Model], field_names: tuple[str, ...], rows: int
-) -> str:
-    """The statement for `rows` rows, made once per shape; with numbered placeholders
-    ($1, $2, …) for psycopg's raw cursor, else with %s."""
+def _insert_sql(model: type[models.Model], field_names: tuple[str, ...]) -> str:
     ops = connections[DEFAULT_DB_ALIAS].ops
     table = ops.quote_name(model._meta.db_table)
     columns = ", ".join(ops.quote_name(field.column) for field in _fields(model, field_names))
-    width = len(field_names)
+    return f"INSERT INTO {table} ({columns}) VALUES {{values}}"  # noqa: S608
+
+
+@lru_cache(maxsize=256)
+def _values_list(numbered: bool, width: int, rows: int) -> str:
+    """`rows` groups of `width` placeholders, made once per shape: numbered ($1, $2, …) for
+    psycopg's raw cursor, else %s."""
     if numbered:
-        values = ", ".join(
+        return ", ".join(
             "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
             for row in range(rows)
         )
-    else:
-        values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
-    return f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
+    return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
 
 
 def _cursor(connection: BaseDatabaseWrapper, *, numbered: bool) -> Any:
-    """A cursor for the statements of _insert_sql. Numbered: psycopg's RawCursor, which
+    """A cursor for the statements of execute_values. Numbered: psycopg's RawCursor, which
     sends them as they are (its usual %s conversion parses again every statement of more
     than 50 parameters, which for the digest's batches of events cost more than the rest
     of their insert), in Django's wrapper all the same (database errors translated)."""
@@ -79,18 +79,33 @@ def insert_values(
     # The connection itself, not django.db.connection: every attribute read through that
     # proxy is a thread-local lookup, and preparing values reads several per field.
     connection = connections[DEFAULT_DB_ALIAS]
-    per_statement = max(1, MAX_PARAMS_PER_STATEMENT // len(fields))
+    prepared = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, row, strict=True)
+        ]
+        for row in rows
+    ]
+    execute_values(_insert_sql(model, names), prepared)
+
+
+def execute_values(
+    sql: str, rows: Sequence[Sequence[Any]], *, rows_per_statement: int | None = None
+) -> None:
+    """Run `sql`, its `{values}` replaced by a VALUES list of the rows (values ready for the
+    database, all rows of one width), in as few statements as the rows fit in."""
+    if not rows:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    width = len(rows[0])
+    per_statement = max(1, MAX_PARAMS_PER_STATEMENT // width)
+    if rows_per_statement is not None:
+        per_statement = min(per_statement, rows_per_statement)
     # Django logs queries (DEBUG, assertNumQueries) by rendering them with %s placeholders:
     # the numbered form only when nothing logs.
     numbered = connection.vendor == "postgresql" and not connection.queries_logged
     with _cursor(connection, numbered=numbered) as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            params: list[Any] = []
-            for row in chunk:
-                params += [
-                    field.get_db_prep_save(value, connection)
-                    for field, value in zip(fields, row, strict=True)
-                ]
-            sql = _insert_sql(numbered, model, names, len(chunk))
-            cursor.execute(sql, params)
+            values = _values_list(numbered, width, len(chunk))
+            cursor.execute(sql.replace("{values}", values), [v for row in chunk for v in row])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
+from groups.bulk import execute_values
 from ingest.models import OutcomeCounter
 from projects.health import hour_of
 
@@ -31,11 +31,12 @@ def record_outcomes(
         return
     hour = connection.ops.adapt_datetimefield_value(hour_of(moment or timezone.now()))
     table = connection.ops.quote_name(OutcomeCounter._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(outcomes))
-    params: list[Any] = []
     # In key order: two workers upserting the same counters lock their rows in the same order
     # (no deadlock between two multi-row upserts).
-    for (category, outcome, reason), quantity in sorted(outcomes.items()):
-        params += [project_id, hour, category, str(outcome), reason, quantity]
-    with connection.cursor() as cursor:
-        cursor.execute(_OUTCOME_UPSERT.format(table=table, values=values), params)
+    execute_values(
+        _OUTCOME_UPSERT.replace("{table}", table),
+        [
+            (project_id, hour, category, str(outcome), reason, quantity)
+            for (category, outcome, reason), quantity in sorted(outcomes.items())
+        ],
+    )

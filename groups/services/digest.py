@@ -16,7 +16,7 @@ from django.db.models import (
     Subquery,
 )
 
-from groups.bulk import insert_rows
+from groups.bulk import execute_values, insert_rows
 from groups.eventtypes import culprit_of, metadata_of, title_of
 from groups.grouping import compute_grouping
 from groups.models import (
@@ -365,15 +365,14 @@ def upsert_tag_counts(*, rows: list[tuple[int, str, str, int, datetime, datetime
     deadlock."""
     table = connection.ops.quote_name(GroupTagValue._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    rows = sorted(rows)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), TAG_UPSERT_ROWS):
-            chunk = rows[start : start + TAG_UPSERT_ROWS]
-            params: list[Any] = []
-            for group_id, key, value, seen, first, last in chunk:
-                params += [group_id, key, value, seen, adapt(first), adapt(last)]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(TAG_UPSERT.format(table=table, values=values), params)
+    execute_values(
+        TAG_UPSERT.replace("{table}", table),
+        [
+            (group_id, key, value, seen, adapt(first), adapt(last))
+            for group_id, key, value, seen, first, last in sorted(rows)
+        ],
+        rows_per_statement=TAG_UPSERT_ROWS,
+    )
 
 
 def _count_users(events: list[tuple[int, _Prepared]]) -> None:
