@@ -129,6 +129,9 @@ NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
 
 def clean_text(text: str) -> str:
     # Lone surrogate halves cannot be encoded as UTF-8 (nor stored); NULs not in PostgreSQL.
+    if text.isascii():
+        # No surrogates in ASCII; the usual case answered without a regex substitution.
+        return text.replace("\x00", "") if "\x00" in text else text
     return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
 

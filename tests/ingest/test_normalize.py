@@ -11,6 +11,7 @@ from ingest.normalize import (
     MAX_DATABAG_DEPTH,
     MAX_STRING_CHARS,
     clean_json,
+    clean_text,
     format_logentry,
     normalize_event,
     normalize_level,
@@ -509,6 +510,20 @@ def test_clean_json():
         "textkey": "ab",
         "nested": {"deep": ["", 3, None, True]},
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", "plain"),
+        ("a\x00b", "ab"),
+        ("caf\u00e9\x00", "caf\u00e9"),
+        ("lone \ud800 half", "lone \ufffd half"),
+        ("\ud83d\x00\ude00", "\ufffd\ufffd"),
+    ],
+)
+def test_clean_text(text, expected):
+    assert clean_text(text) == expected
 
 
 def nested(depth: int) -> dict | str:
