@@ -2,229 +2,33 @@
 
 from __future__ import annotations
 
-import math
-import re
-import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
-from organizations.validators import is_number
+from ingest.normalize.fields import (
+    LEVELS,
+    MAX_MESSAGE_CHARS,
+    MAX_STRING_CHARS,
+    format_logentry,
+    normalize_level,
+    normalize_tags,
+    parse_timestamp,
+    string_field,
+    trim_databag,
+)
+from ingest.normalize.schema import KNOWN_ATTRIBUTES, LEGACY_ALIASES, VALID_PLATFORMS
 
 JSON = dict[str, Any]
 
-# Relay's VALID_PLATFORMS (relay-event-schema/src/protocol/constants.rs).
-VALID_PLATFORMS = frozenset(
-    [
-        "as3",
-        "c",
-        "cfml",
-        "cocoa",
-        "csharp",
-        "elixir",
-        "haskell",
-        "go",
-        "groovy",
-        "java",
-        "javascript",
-        "native",
-        "node",
-        "objc",
-        "other",
-        "perl",
-        "php",
-        "python",
-        "ruby",
-    ]
-)
-LEVELS = ("fatal", "error", "warning", "info", "debug")
-_LEVEL_ALIASES = {"log": "info", "critical": "fatal"}
-# Python logging levels, as raven sends them ("level": 40).
-_NUMERIC_LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "fatal"}
-_LEGACY_ALIASES = {
-    "sentry.interfaces.Exception": "exception",
-    "sentry.interfaces.Stacktrace": "stacktrace",
-    "sentry.interfaces.Message": "logentry",
-    "sentry.interfaces.User": "user",
-    "sentry.interfaces.Http": "request",
-    "sentry.interfaces.Breadcrumbs": "breadcrumbs",
-    "sentry.interfaces.Contexts": "contexts",
-    "sentry.interfaces.Template": "template",
-    "sentry.interfaces.Csp": "csp",
-}
-# Attributes of Sentry's event schema; anything else is kept under `extra`.
-KNOWN_ATTRIBUTES = frozenset(
-    [
-        "event_id",
-        "level",
-        "version",
-        "type",
-        "fingerprint",
-        "culprit",
-        "transaction",
-        "transaction_info",
-        "time_spent",
-        "logentry",
-        "logger",
-        "modules",
-        "platform",
-        "timestamp",
-        "start_timestamp",
-        "received",
-        "server_name",
-        "release",
-        "dist",
-        "environment",
-        "site",
-        "user",
-        "request",
-        "contexts",
-        "breadcrumbs",
-        "exception",
-        "stacktrace",
-        "template",
-        "threads",
-        "tags",
-        "extra",
-        "debug_meta",
-        "sdk",
-        "errors",
-        "project",
-        "checksum",
-        "csp",
-        "hpkp",
-        "expectct",
-        "expectstaple",
-        "spans",
-        "measurements",
-        "breakdowns",
-        "_meta",
-        "_metrics",
-        "_dsc",
-        "message",
-        "key_id",
-    ]
-)
-_REMOVED_TAG_KEYS = frozenset({"release", "dist", "user", "filename", "function"})
-_TAG_KEY_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
 MAX_SECONDS_IN_FUTURE = 60
 MAX_AGE = timedelta(days=90)
 # |received - sent_at| from which timestamps are corrected (relay MINIMUM_CLOCK_DRIFT).
 MINIMUM_CLOCK_DRIFT = timedelta(minutes=55)
-MAX_MESSAGE_CHARS = 8192
-MAX_STRING_CHARS = 16384
-MAX_DATABAG_DEPTH = 7
 
 
 class InvalidEvent(ValueError):
     """The payload is not an event at all (not a JSON object)."""
-
-
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-# JSON escapes that can decode to a NUL or to a lone surrogate half.
-NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
-
-
-def clean_text(text: str) -> str:
-    # Lone surrogate halves cannot be encoded as UTF-8 (nor stored); NULs not in PostgreSQL.
-    if text.isascii():
-        # No surrogates in ASCII; the usual case answered without a regex substitution.
-        return text.replace("\x00", "") if "\x00" in text else text
-    return _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
-
-
-def clean_json(value: Any) -> Any:
-    """What PostgreSQL's jsonb cannot hold, made storable: NaN and ±Infinity (which raven and
-    sentry-python may emit) become None, NUL characters are removed from strings and keys,
-    and lone surrogate halves become U+FFFD."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
-        return {clean_text(key): clean_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [clean_json(item) for item in value]
-    return value
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """An aware UTC datetime from unix seconds or an ISO 8601 string (no zone = UTC); None for
-    anything else, also for moments that do not fit Python's datetime once in UTC."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            try:
-                return datetime.fromtimestamp(float(value), tz=UTC)
-            except (ValueError, OverflowError, OSError):
-                return None
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
-        try:
-            # In UTC here, or year 1 / 9999 with an offset would overflow when saved.
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            return None
-    return None
-
-
-def normalize_level(value: Any) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _NUMERIC_LEVELS.get(value)
-    if isinstance(value, str):
-        if is_number(value):
-            return _NUMERIC_LEVELS.get(int(value))
-        value = _LEVEL_ALIASES.get(value, value)
-        return value if value in LEVELS else None
-    return None
-
-
-def _string(value: Any, limit: int) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    return value[:limit] if value else None
-
-
-def normalize_tags(tags: Any) -> list[list[str]]:
-    """A list of [key, value] pairs, from an object or pairs, cleaned as Relay does."""
-    if isinstance(tags, dict):
-        pairs = list(tags.items())
-    elif isinstance(tags, list):
-        pairs = [tuple(pair) for pair in tags if isinstance(pair, list | tuple) and len(pair) == 2]
-    else:
-        return []
-    seen = set()
-    result = []
-    for raw_key, raw_value in pairs:
-        key = _string(raw_key, 200)
-        value = _string(raw_value, 200)
-        if not key or value is None or "\n" in value:
-            continue
-        key = _TAG_KEY_BAD_CHARS.sub("", key.replace(" ", "-"))
-        if not key or key in seen or key in _REMOVED_TAG_KEYS:
-            continue
-        seen.add(key)
-        result.append([key, value])
-    return result
 
 
 def _values(container: Any) -> list[Any]:
@@ -234,35 +38,6 @@ def _values(container: Any) -> list[Any]:
     if isinstance(container, list):
         return [value for value in container if isinstance(value, dict)]
     return []
-
-
-# Conversions without width or precision: `%500000000s` would allocate half a gigabyte.
-_UNSAFE_PERCENT = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\d|\*|\.)")
-_UNSAFE_BRACES = re.compile(r"\{[^{}]*[:!][^{}]*\}")
-
-
-def format_logentry(message: str, params: Any) -> str:
-    """`%s`-style (Python) or `{}`-style (Java) formatting with the SDK's params; templates with
-    widths, precisions or format specs are left as they are."""
-    if _UNSAFE_PERCENT.search(message) or _UNSAFE_BRACES.search(message):
-        return message
-    if isinstance(params, list | tuple) and params:
-        if "%" in message:
-            try:
-                return message % tuple(params)
-            except (TypeError, ValueError, OverflowError):
-                return message
-        if "{}" in message or "{0}" in message:
-            try:
-                return message.replace("{}", "{!s}").format(*params)
-            except (IndexError, KeyError, ValueError):
-                return message
-    if isinstance(params, dict) and params and "%(" in message:
-        try:
-            return message % params
-        except (TypeError, ValueError, KeyError):
-            return message
-    return message
 
 
 def _normalize_logentry(event: JSON) -> None:
@@ -277,8 +52,8 @@ def _normalize_logentry(event: JSON) -> None:
     elif isinstance(message, str) and not (logentry.get("message") or logentry.get("formatted")):
         # Relay: a plain `message` string is the legacy spelling of `logentry.formatted`.
         logentry["formatted"] = message
-    text = _string(logentry.get("message"), MAX_MESSAGE_CHARS)
-    formatted = _string(logentry.get("formatted"), MAX_MESSAGE_CHARS)
+    text = string_field(logentry.get("message"), MAX_MESSAGE_CHARS)
+    formatted = string_field(logentry.get("formatted"), MAX_MESSAGE_CHARS)
     if text and not formatted:
         formatted = format_logentry(text, logentry.get("params"))[:MAX_MESSAGE_CHARS]
     if not text and not formatted:
@@ -322,7 +97,7 @@ def _normalize_frame(frame: JSON) -> JSON:
     """A frame whose fields have the types grouping and display expect; others are dropped."""
     for key in _FRAME_STRINGS:
         if key in frame and not isinstance(frame[key], str):
-            frame[key] = _string(frame[key], MAX_STRING_CHARS)
+            frame[key] = string_field(frame[key], MAX_STRING_CHARS)
             if frame[key] is None:
                 del frame[key]
     for key in ("lineno", "colno"):
@@ -351,7 +126,7 @@ def _normalize_exception(event: JSON) -> None:
     for exception in values:
         for key in ("type", "value", "module"):
             if key in exception:
-                text = _string(exception[key], MAX_MESSAGE_CHARS)
+                text = string_field(exception[key], MAX_MESSAGE_CHARS)
                 if text is None:
                     exception.pop(key)
                 else:
@@ -406,42 +181,6 @@ def _normalize_breadcrumbs(event: JSON) -> None:
         if data is not None:
             crumb["data"] = trim_databag(data)
     event["breadcrumbs"] = {"values": crumbs}
-
-
-# What JSON decodes to that never needs trimming (nor scrubbing, but for a sensitive key).
-SCALAR_TYPES = frozenset({int, float, bool, type(None)})
-
-
-def trim_databag(value: Any, depth: int = 0, *, max_chars: int | None = MAX_STRING_CHARS) -> Any:
-    """Cut free-form data (extra, vars, request bodies) to Relay-like depth and length
-    (strings are left whole with `max_chars=None`)."""
-    if isinstance(value, dict):
-        if depth >= MAX_DATABAG_DEPTH:
-            return "..."
-        # No call for the scalars and short strings that most values are.
-        limit = sys.maxsize if max_chars is None else max_chars
-        trimmed = {}
-        for key, item in value.items():
-            kind = type(item)
-            if kind not in SCALAR_TYPES and not (kind is str and len(item) <= limit):
-                item = _trimmed(item, depth + 1, max_chars)
-            trimmed[key if type(key) is str else str(key)] = item
-        return trimmed
-    if isinstance(value, list):
-        if depth >= MAX_DATABAG_DEPTH:
-            return "..."
-        return [_trimmed(item, depth + 1, max_chars) for item in value]
-    return _trimmed(value, depth, max_chars)
-
-
-def _trimmed(value: Any, depth: int, max_chars: int | None) -> Any:
-    if isinstance(value, str):
-        if max_chars is None or len(value) <= max_chars:
-            return value
-        return value[: max_chars - 3] + "..."
-    if isinstance(value, dict | list):
-        return trim_databag(value, depth, max_chars=max_chars)
-    return value
 
 
 def _add_error(event: JSON, error: JSON) -> None:
@@ -502,7 +241,7 @@ def _summarize_foreign_json(event: JSON, foreign: JSON) -> None:
     if event.get("logentry") or event.get("exception"):
         return
     label = foreign.get("event_type") or foreign.get("event") or foreign.get("name")
-    text = _string(label, MAX_MESSAGE_CHARS) if not isinstance(label, dict | list) else None
+    text = string_field(label, MAX_MESSAGE_CHARS) if not isinstance(label, dict | list) else None
     event["logentry"] = {"formatted": text or "<unlabeled event>"}
 
 
@@ -520,7 +259,7 @@ def normalize_event(
     if not isinstance(payload, dict):
         raise InvalidEvent("event payload is not a JSON object")
     event: JSON = dict(payload)
-    for legacy, modern in _LEGACY_ALIASES.items():
+    for legacy, modern in LEGACY_ALIASES.items():
         if legacy in event:
             value = event.pop(legacy)
             event.setdefault(modern, value)
@@ -541,22 +280,22 @@ def normalize_event(
         platform if isinstance(platform, str) and platform in VALID_PLATFORMS else "other"
     )
     for key, limit in (("logger", 64), ("transaction", 200), ("culprit", 200), ("dist", 64)):
-        text = _string(event.get(key), limit)
+        text = string_field(event.get(key), limit)
         if text is None:
             event.pop(key, None)
         else:
             event[key] = text
-    release = _string(event.get("release"), 200)
+    release = string_field(event.get("release"), 200)
     if release is None or "\n" in release or release in (".", ".."):
         event.pop("release", None)
     else:
         event["release"] = release
 
     tags = normalize_tags(event.get("tags"))
-    server_name = _string(event.pop("server_name", None), 256)
+    server_name = string_field(event.pop("server_name", None), 256)
     if server_name and not any(key == "server_name" for key, _ in tags):
         tags.append(["server_name", server_name[:200]])
-    environment = _string(event.get("environment"), 64)
+    environment = string_field(event.get("environment"), 64)
     tag_environment = next((value for key, value in tags if key == "environment"), None)
     tags = [pair for pair in tags if pair[0] != "environment"]
     environment = environment or (tag_environment[:64] if tag_environment else None)

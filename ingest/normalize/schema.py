@@ -1,0 +1,93 @@
+"""What Sentry's event schema holds, as Relay knows it: platforms, attributes and the legacy
+interface names some SDKs still send."""
+
+from __future__ import annotations
+
+# Relay's VALID_PLATFORMS (relay-event-schema/src/protocol/constants.rs).
+VALID_PLATFORMS = frozenset(
+    [
+        "as3",
+        "c",
+        "cfml",
+        "cocoa",
+        "csharp",
+        "elixir",
+        "haskell",
+        "go",
+        "groovy",
+        "java",
+        "javascript",
+        "native",
+        "node",
+        "objc",
+        "other",
+        "perl",
+        "php",
+        "python",
+        "ruby",
+    ]
+)
+LEGACY_ALIASES = {
+    "sentry.interfaces.Exception": "exception",
+    "sentry.interfaces.Stacktrace": "stacktrace",
+    "sentry.interfaces.Message": "logentry",
+    "sentry.interfaces.User": "user",
+    "sentry.interfaces.Http": "request",
+    "sentry.interfaces.Breadcrumbs": "breadcrumbs",
+    "sentry.interfaces.Contexts": "contexts",
+    "sentry.interfaces.Template": "template",
+    "sentry.interfaces.Csp": "csp",
+}
+# Attributes of Sentry's event schema; anything else is kept under `extra`.
+KNOWN_ATTRIBUTES = frozenset(
+    [
+        "event_id",
+        "level",
+        "version",
+        "type",
+        "fingerprint",
+        "culprit",
+        "transaction",
+        "transaction_info",
+        "time_spent",
+        "logentry",
+        "logger",
+        "modules",
+        "platform",
+        "timestamp",
+        "start_timestamp",
+        "received",
+        "server_name",
+        "release",
+        "dist",
+        "environment",
+        "site",
+        "user",
+        "request",
+        "contexts",
+        "breadcrumbs",
+        "exception",
+        "stacktrace",
+        "template",
+        "threads",
+        "tags",
+        "extra",
+        "debug_meta",
+        "sdk",
+        "errors",
+        "project",
+        "checksum",
+        "csp",
+        "hpkp",
+        "expectct",
+        "expectstaple",
+        "spans",
+        "measurements",
+        "breakdowns",
+        "_meta",
+        "_metrics",
+        "_dsc",
+        "message",
+        "key_id",
+    ]
+)
