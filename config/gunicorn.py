@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from config.runtime import tune_gc
+from ingest.runtime import tune_gc
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Three sync workers on two cores: while one waits for its commit to be flushed (the durable

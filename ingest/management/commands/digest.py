@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from config.runtime import tune_gc
 from ingest.digest import digest_batch, run_maintenance
+from ingest.runtime import tune_gc
 
 logger = logging.getLogger(__name__)
 # How often a worker reopens expired ignores and prunes rate-limit windows.

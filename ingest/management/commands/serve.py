@@ -16,8 +16,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from config.runtime import tune_gc
 from ingest.management.commands.digest import run_worker
+from ingest.runtime import tune_gc
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Process-level tuning shared by the web workers and the digest workers."""
+"""Process-level tuning of the web workers (config/gunicorn.py) and the digest workers."""
 
 from __future__ import annotations
 
