@@ -18,7 +18,7 @@ class ParkedFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "parked":
-            return queryset.filter(failures__gte=QueuedItem.MAX_FAILURES)
+            return queryset.parked()
         if self.value() == "pending":
             return queryset.pending()
         return queryset

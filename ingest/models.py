@@ -17,6 +17,10 @@ class QueuedItemQuerySet(models.QuerySet):
         """Items the digest will still take: not parked after QueuedItem.MAX_FAILURES."""
         return self.filter(failures__lt=QueuedItem.MAX_FAILURES)
 
+    def parked(self) -> QueuedItemQuerySet:
+        """Items set aside after QueuedItem.MAX_FAILURES failed digests, for an operator."""
+        return self.filter(failures__gte=QueuedItem.MAX_FAILURES)
+
 
 class QueuedItem(models.Model):
     """An accepted envelope item, durable before the SDK gets its 200; drained by `digest`."""
