@@ -113,7 +113,7 @@ class Scrubber:
                     scrubbed[key] = FILTERED
                     continue
             if kind is str:
-                scrubbed[key] = _scrub_cards(item) if len(item) >= _CARD_MIN_CHARS else item
+                scrubbed[key] = _scrub_cards(item)
             elif kind in SCALAR_TYPES:
                 scrubbed[key] = item
             else:
