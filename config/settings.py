@@ -221,6 +221,13 @@ INGEST_MAX_BACKLOG_ITEMS = env_int("INGEST_MAX_BACKLOG_ITEMS", default=100_000, 
 INGEST_BACKLOG_RETRY_AFTER_SECONDS = env_int(
     "INGEST_BACKLOG_RETRY_AFTER_SECONDS", default=30, minimum=1
 )
+# Under a threaded server, the requests of one process that wait for their queue insert at
+# the same moment share one statement and commit (ingest/groupcommit.py); a request whose
+# rows are not committed within the timeout is answered 503.
+INGEST_GROUP_COMMIT = env_bool("INGEST_GROUP_COMMIT", default=True)
+INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = env_int(
+    "INGEST_GROUP_COMMIT_TIMEOUT_SECONDS", default=20, minimum=1
+)
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=250, minimum=1)
 # …and at most this many queued (compressed) bytes per batch, so that a run of large

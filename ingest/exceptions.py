@@ -57,3 +57,9 @@ class RateLimited(IngestError):
             headers={"Retry-After": str(retry_after), "X-Sentry-Rate-Limits": rate_limits},
         )
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(IngestError):
+    """Accepted items could not be made durable in time: nothing is promised, retry."""
+
+    status = 503

@@ -28,7 +28,7 @@ from ingest.body import read_body
 from ingest.exceptions import BadRequest, IngestError, PayloadTooLarge
 from ingest.models import Outcome
 from ingest.outcomes import record_outcomes
-from ingest.views import client_ip
+from ingest.views import client_ip, is_threaded_server
 from projects.models import ProjectKey
 
 JSON = dict[str, Any]
@@ -139,7 +139,9 @@ def _accept(request: HttpRequest, key: ProjectKey, events: list[Any]) -> HttpRes
     meta = {"ip": ip}
     if request.META.get("HTTP_USER_AGENT"):
         meta["client"] = request.META["HTTP_USER_AGENT"][:200]
-    services.accept_api_calls(key=key, payloads=payloads, meta=meta)
+    services.accept_api_calls(
+        key=key, payloads=payloads, meta=meta, group_commit=is_threaded_server()
+    )
     return _json(201, {}, {"X-Moesif-Config-ETag": CONFIG_ETAG})
 
 

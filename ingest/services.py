@@ -18,7 +18,6 @@ from django.db.models.functions import Cast, Coalesce, Length
 from django.utils import timezone
 
 from groups import jsoncodec
-from groups.bulk import insert_values
 from groups.services.attachments import attachment_bytes
 from ingest import ratelimits
 from ingest.apicalls import API_CALL
@@ -29,6 +28,7 @@ from ingest.exceptions import BadRequest, Forbidden, RateLimited, Unauthorized
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import clean_json
 from ingest.outcomes import record_outcomes
+from ingest.queue import write_queue
 from projects.models import ProjectKey
 
 logger = logging.getLogger(__name__)
@@ -192,10 +192,15 @@ _attachment_usage = _AttachmentUsage()
 
 
 def accept_api_calls(
-    *, key: ProjectKey, payloads: list[dict[str, Any]], meta: dict[str, Any]
+    *,
+    key: ProjectKey,
+    payloads: list[dict[str, Any]],
+    meta: dict[str, Any],
+    group_commit: bool = False,
 ) -> None:
     """Queue validated API calls durably, in one INSERT; RateLimited when a quota of the
-    `api_call` category, or the backlog, refuses them all."""
+    `api_call` category, or the backlog, refuses them all.
+    `group_commit`: see ingest.queue.write_queue."""
     if _backlog.full():
         raise _backlogged()
     quotas = _keys.get(key.public_key).quotas
@@ -225,7 +230,7 @@ def accept_api_calls(
         )
         for payload in payloads
     ]
-    insert_values(QueuedItem, _QUEUE_FIELDS, rows)
+    write_queue(rows, group_commit=group_commit)
 
 
 def _event_id_of(item: Item) -> str | None:
@@ -247,8 +252,11 @@ def _assign_event_id(envelope: Envelope) -> str | None:
     return None
 
 
-def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]) -> Accepted:
-    """Queue the envelope's items durably; raise RateLimited when nothing may be taken."""
+def accept_envelope(
+    *, key: ProjectKey, envelope: Envelope, meta: dict[str, Any], group_commit: bool = False
+) -> Accepted:
+    """Queue the envelope's items durably; raise RateLimited when nothing may be taken.
+    `group_commit`: see ingest.queue.write_queue."""
     project = key.project
     known = [item for item in envelope.items if item.type in ITEM_CATEGORIES]
     outcomes: Counter[tuple[str, str, str]] = Counter(
@@ -286,7 +294,14 @@ def accept_envelope(*, key: ProjectKey, envelope: Envelope, meta: dict[str, Any]
         if item.type not in STORED_TYPES:
             outcomes[(item.category, Outcome.FILTERED, "not_stored")] += 1
     record_outcomes(project_id=project.pk, outcomes=outcomes)
-    _enqueue(key=key, items=stored, event_id=event_id, meta=meta, envelope=envelope)
+    _enqueue(
+        key=key,
+        items=stored,
+        event_id=event_id,
+        meta=meta,
+        envelope=envelope,
+        group_commit=group_commit,
+    )
     header = ", ".join(filter(None, [header, full_header, not_stored_header()]))
     return Accepted(event_id=event_id, rate_limits=header, queued=len(stored))
 
@@ -337,6 +352,7 @@ def _enqueue(
     event_id: str | None,
     meta: dict[str, Any],
     envelope: Envelope,
+    group_commit: bool,
 ) -> None:
     if not items:
         return
@@ -360,10 +376,7 @@ def _enqueue(
         )
         for item in items
     ]
-    # One INSERT statement, committed on its own: the items are durable, or none is, before
-    # the SDK hears back. (bulk_create would wrap it in BEGIN/COMMIT: two more round trips
-    # on the hottest path.)
-    insert_values(QueuedItem, _QUEUE_FIELDS, rows)
+    write_queue(rows, group_commit=group_commit)
 
 
 def _trace_meta(trace: Any) -> dict[str, str]:
@@ -376,20 +389,6 @@ def _trace_meta(trace: Any) -> dict[str, str]:
         for key in ("release", "environment")
         if isinstance(trace.get(key), str)
     }
-
-
-# In the order of the value rows _enqueue and accept_api_calls build.
-_QUEUE_FIELDS = (
-    "project",
-    "key",
-    "type",
-    "event_id",
-    "received",
-    "payload",
-    "meta",
-    "failures",
-    "last_error",
-)
 
 
 def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:

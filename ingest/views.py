@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -83,6 +84,13 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
     return decorate
 
 
+def is_threaded_server() -> bool:
+    """Whether this request may have others running beside it in this process (and so
+    share their queue statement). Threaded servers (gunicorn's gthread, runserver) run
+    requests off the main thread; gunicorn's `wsgi.multithread` says False even for gthread."""
+    return threading.current_thread() is not threading.main_thread()
+
+
 def _request_meta(request: HttpRequest, client: str | None) -> dict[str, Any]:
     meta: dict[str, Any] = {"ip": client_ip(request)}
     user_agent = request.META.get("HTTP_USER_AGENT")
@@ -118,7 +126,10 @@ def _accept(
         )
     check_limits(envelope)
     accepted = services.accept_envelope(
-        key=key, envelope=envelope, meta=_request_meta(request, auth.client)
+        key=key,
+        envelope=envelope,
+        meta=_request_meta(request, auth.client),
+        group_commit=is_threaded_server(),
     )
     body = {"id": accepted.event_id} if accepted.event_id else {}
     headers = {"X-Sentry-Rate-Limits": accepted.rate_limits} if accepted.rate_limits else None
