@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import InterfaceError, OperationalError
+
+logger = logging.getLogger(__name__)
+
 
 class IngestError(Exception):
     """A request Faultline refuses; `status` and `detail` become the HTTP answer."""
@@ -63,3 +69,16 @@ class ServiceUnavailable(IngestError):
     """Accepted items could not be made durable in time: nothing is promised, retry."""
 
     status = 503
+
+
+# The database could not be reached or could not serve the statement (down, restarting, a
+# dropped connection, SQLite's lock wait running out): the request may succeed if retried.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def database_unavailable(exc: Exception) -> ServiceUnavailable:
+    """The 503 for one of DATABASE_UNAVAILABLE, logged with its traceback for the operator.
+    The connection that failed is dropped at the end of the request (Django's
+    close_old_connections), so the next request of this thread connects again."""
+    logger.error("ingest: database unavailable: %s", exc, exc_info=exc)
+    return ServiceUnavailable("the database is unavailable; retry later")

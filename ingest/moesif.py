@@ -25,7 +25,13 @@ from groups import jsoncodec
 from ingest import services
 from ingest.apicalls import API_CALL, InvalidApiCall, parse_api_call
 from ingest.body import read_body
-from ingest.exceptions import BadRequest, IngestError, PayloadTooLarge
+from ingest.exceptions import (
+    DATABASE_UNAVAILABLE,
+    BadRequest,
+    IngestError,
+    PayloadTooLarge,
+    database_unavailable,
+)
 from ingest.models import Outcome
 from ingest.outcomes import record_outcomes
 from ingest.views import client_ip, is_threaded_server
@@ -97,6 +103,8 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
                 return handler(request)
             except IngestError as exc:
                 return _error(exc)
+            except DATABASE_UNAVAILABLE as exc:
+                return _error(database_unavailable(exc))
 
         return view
 

@@ -17,7 +17,13 @@ from ingest import services
 from ingest.auth import auth_from_envelope_header, auth_from_request, envelope_dsn
 from ingest.body import read_body
 from ingest.envelope import Envelope, check_limits, parse_envelope
-from ingest.exceptions import BadRequest, IngestError, Unauthorized
+from ingest.exceptions import (
+    DATABASE_UNAVAILABLE,
+    BadRequest,
+    IngestError,
+    Unauthorized,
+    database_unavailable,
+)
 from ingest.store import envelope_from_store
 from organizations.validators import is_number
 
@@ -78,6 +84,8 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
                 return handler(request, project_id)
             except IngestError as exc:
                 return _error(exc)
+            except DATABASE_UNAVAILABLE as exc:
+                return _error(database_unavailable(exc))
 
         return view
 

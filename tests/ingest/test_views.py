@@ -630,3 +630,34 @@ def test_outcome_rows_are_upserted_in_key_order(key):
     (sql,) = [query["sql"] for query in queries]
     positions = [sql.index(f"'{label}'") for label in ("error", "a", "b")]
     assert positions == sorted(positions), sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_database_connection_is_a_json_503_and_the_next_request_reconnects(
+    post_envelope, key
+):
+    """The server dropped the connection (a restart, a failover): 503 with a JSON detail,
+    not Django's HTML 500, and the following request connects again."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server that can drop the connection")
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    finally:
+        other.close()
+    response = post_envelope(event_envelope({"message": "lost"}))
+    assert response.status_code == 503, response.content
+    assert response.json() == {"detail": "the database is unavailable; retry later"}
+    assert response["X-Sentry-Error"] == response.json()["detail"]
+    assert response["Access-Control-Allow-Origin"] == "*"
+    # What request_finished does after every request under a real server (the test client
+    # leaves connections open): the broken connection is dropped, the next one connects.
+    connection.close_if_unusable_or_obsolete()
+    response = post_envelope(event_envelope({"message": "reconnected"}))
+    assert response.status_code == 200, response.content
+    assert QueuedItem.objects.count() == 1
