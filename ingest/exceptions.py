@@ -77,8 +77,10 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def database_unavailable(exc: Exception) -> ServiceUnavailable:
-    """The 503 for one of DATABASE_UNAVAILABLE, logged with its traceback for the operator.
-    The connection that failed is dropped at the end of the request (Django's
-    close_old_connections), so the next request of this thread connects again."""
-    logger.error("ingest: database unavailable: %s", exc, exc_info=exc)
-    return ServiceUnavailable("the database is unavailable; retry later")
+    """The 503 for one of DATABASE_UNAVAILABLE, logged with its traceback for the operator."""
+    # The connection that failed is dropped at the end of the request (Django's
+    # close_old_connections), so the next request of this thread connects again. The error
+    # class also holds permanent faults (SQLite without its tables, PostgreSQL's limits):
+    # the log says which.
+    logger.error("ingest: database error: %s", exc, exc_info=exc)
+    return ServiceUnavailable("the database could not take the request; retry later")

@@ -1,13 +1,12 @@
-"""Group commit: the queue inserts of concurrent requests of one web process, written together.
+"""Group commit: the queue inserts of concurrent requests of one web process, written together."""
 
-Under a threaded server (gunicorn's gthread workers) each request thread hands the rows it
-accepted to one committer thread per process and waits. The committer writes every row
-handed over since its last statement in one INSERT, committed on its own, then wakes the
-waiting requests: each one's items are durable before its answer, as with a statement of
-its own, but PostgreSQL flushes its write-ahead log and pays a transaction's fixed costs
-once for all of them. There is no timer: a lone request is written at once, and rows gather
-only while the previous statement runs, so batches grow with the load and with nothing else.
-"""
+# Under a threaded server (gunicorn's gthread workers) each request thread hands the rows it
+# accepted to one committer thread per process and waits. The committer writes every row
+# handed over since its last statement in one INSERT, committed on its own, then wakes the
+# waiting requests: each one's items are durable before its answer, as with a statement of
+# its own, but PostgreSQL flushes its write-ahead log and pays a transaction's fixed costs
+# once for all of them. There is no timer: a lone request is written at once, and rows gather
+# only while the previous statement runs, so batches grow with the load and nothing else.
 
 from __future__ import annotations
 
@@ -17,20 +16,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, connections
 
 Rows = Sequence[Sequence[Any]]
+# Errors that one request's rows can cause (a value the database refuses); any other failure
+# of a shared statement (a lost connection, say) is every request's, and is not retried: the
+# statement may have been committed before the connection broke.
+_ROWS_REFUSED = (IntegrityError, DataError)
 
 
 class CommitTimeout(Exception):
     """The committer did not answer in time; the rows may still be written later."""
 
 
+class NotWritten(Exception):
+    """What a request is told if its rows were not written and nothing else was raised."""
+
+
 @dataclass
 class _Handover:
     rows: Rows
     done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
+    # Until the rows are written, a waiter woken for any reason must not take it as success.
+    error: BaseException | None = field(default_factory=lambda: NotWritten("rows not written"))
 
 
 class GroupCommitter:
@@ -50,22 +58,18 @@ class GroupCommitter:
         """Return once `rows` are committed; raise what writing them raised, or CommitTimeout."""
         handover = _Handover(rows)
         with self._lock:
-            self._ensure_thread()
+            if self._pid != os.getpid():
+                # A process forked from one that wrote: its thread did not come along, nor
+                # must the rows the parent's requests were waiting for.
+                self._pending, self._thread, self._stopping = [], None, False
+                self._pid = os.getpid()
             self._pending.append(handover)
+            self._start_thread()
             self._ready.notify()
         if not handover.done.wait(timeout):
             raise CommitTimeout(f"{self._name}: no commit within {timeout:g} s")
         if handover.error is not None:
             raise handover.error
-
-    def _ensure_thread(self) -> None:
-        # Started in the process that writes: no thread survives the fork of gunicorn's
-        # workers from the master that imported the app.
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        self._pid = os.getpid()
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
 
     def stop(self, *, timeout: float = 30) -> None:
         """Write what is pending, then end the thread and close its database connection
@@ -77,9 +81,13 @@ class GroupCommitter:
             self._stopping = True
             self._ready.notify()
         thread.join(timeout)
-        with self._lock:
-            self._thread = None
-            self._stopping = False
+
+    def _start_thread(self) -> None:
+        """Under the lock: a thread to take the pending rows, unless one is running."""
+        if self._thread is not None or self._stopping:
+            return
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -93,27 +101,40 @@ class GroupCommitter:
                 self._commit(batch)
         finally:
             connections.close_all()
+            with self._lock:
+                self._thread = None
+                self._stopping = False
+                # Rows handed over while this thread was ending: another one takes them.
+                if self._pending:
+                    self._start_thread()
 
     def _commit(self, batch: list[_Handover]) -> None:
         try:
             error = self._attempt([row for handover in batch for row in handover.rows])
-            if error is not None and len(batch) == 1:
-                batch[0].error = error
-            elif error is not None:
-                # What the database refused may be one request's rows: each request's rows
-                # again on their own, so that only the faulty one fails.
+            if error is None or not isinstance(error, _ROWS_REFUSED) or len(batch) == 1:
+                for handover in batch:
+                    handover.error = error
+            else:
+                # The refused value may be one request's: each request's rows again on their
+                # own, so that only the faulty one fails.
                 for handover in batch:
                     handover.error = self._attempt(handover.rows)
+        except BaseException as exc:
+            # Whatever escaped (the thread is ending): no waiter may take it for success.
+            for handover in batch:
+                if handover.error is not None:
+                    handover.error = exc
+            raise
         finally:
             for handover in batch:
                 handover.done.set()
 
     def _attempt(self, rows: Rows) -> Exception | None:
-        """Write `rows`; what it raised, if anything."""
-        # What a request's end does for its thread's connection: drop one that broke or
-        # outlived CONN_MAX_AGE, so the next statement reconnects.
-        connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
+        """Write `rows`; what it raised, if anything (for the waiting request to raise)."""
         try:
+            # What a request's end does for its thread's connection: drop one that broke or
+            # outlived CONN_MAX_AGE, so that this statement connects again.
+            connections[DEFAULT_DB_ALIAS].close_if_unusable_or_obsolete()
             self._write(rows)
         except Exception as exc:
             return exc

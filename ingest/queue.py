@@ -1,10 +1,9 @@
-"""Writing accepted items to the durable queue: a statement per request, or per group of
-concurrent requests of one process (group commit)."""
+"""Writing accepted items to the durable queue, a statement per request or per group of them."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from groups.bulk import MAX_PARAMS_PER_STATEMENT, insert_values
 from ingest.exceptions import ServiceUnavailable
@@ -26,13 +25,13 @@ QUEUE_FIELDS = (
 
 
 def write_queue(rows: Rows, *, group_commit: bool) -> None:
-    """Make `rows` (values in QUEUE_FIELDS order) durable before returning.
-
-    With `group_commit` (a request of a threaded server) and INGEST_GROUP_COMMIT on, the rows
-    go into the statement that this process's committer thread writes for every request
-    waiting at that moment (ingest/groupcommit.py); otherwise into a statement of their own.
-    """
-    if not (group_commit and settings.INGEST_GROUP_COMMIT):
+    """Make `rows` (values in QUEUE_FIELDS order) durable before returning."""
+    # With `group_commit` (a request of a threaded server) and INGEST_GROUP_COMMIT on, the rows
+    # go into the statement that this process's committer thread writes for every request
+    # waiting at that moment (ingest/groupcommit.py); otherwise into a statement of their own,
+    # as they must inside a transaction (the committer's connection is not the caller's).
+    shared = group_commit and settings.INGEST_GROUP_COMMIT
+    if not shared or connections[DEFAULT_DB_ALIAS].in_atomic_block:
         insert_rows(rows)
         return
     try:

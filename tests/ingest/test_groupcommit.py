@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from django.db import IntegrityError, connections
+from django.db import IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from groups.bulk import MAX_PARAMS_PER_STATEMENT
@@ -163,6 +163,7 @@ def test_stop_writes_what_is_pending_and_a_later_write_starts_again(key, make_co
     ids = [uuid.uuid4().hex for _ in range(3)]
     threads = [_write_in_thread(committer, [_row(key, ids[0])], outcomes, ids[0])]
     assert write.entered.wait(10)
+    first_thread = committer._thread
     threads.append(_write_in_thread(committer, [_row(key, ids[1])], outcomes, ids[1]))
     _wait_for(lambda: len(committer._pending) == 1)
     stopper = threading.Thread(target=committer.stop)
@@ -172,8 +173,73 @@ def test_stop_writes_what_is_pending_and_a_later_write_starts_again(key, make_co
     for thread in threads:
         thread.join(10)
     assert outcomes == dict.fromkeys(ids[:2], "ok")
+    assert not first_thread.is_alive()
     committer.write([_row(key, ids[2])], timeout=10)
+    assert committer._thread is not first_thread
     assert _queued_ids() == set(ids)
+
+
+def test_a_lost_connection_fails_the_whole_batch_without_writing_it_twice(key, make_committer):
+    """The shared statement may have been committed before the connection broke: no request's
+    rows are written again on their own; each request gets the error (a 503 at the view)."""
+    write = _HeldFirstStatement()
+    calls = []
+
+    def write_or_lose_connection(rows) -> None:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        write(rows)
+
+    committer = make_committer(write_or_lose_connection)
+    outcomes: dict = {}
+    ids = [uuid.uuid4().hex for _ in range(4)]
+    threads = [_write_in_thread(committer, [_row(key, ids[0])], outcomes, ids[0])]
+    assert write.entered.wait(10)
+    threads += [_write_in_thread(committer, [_row(key, i)], outcomes, i) for i in ids[1:]]
+    _wait_for(lambda: len(committer._pending) == 3)
+    write.release.set()
+    for thread in threads:
+        thread.join(10)
+    assert calls == [1, 3]
+    assert outcomes[ids[0]] == "ok"
+    assert all(isinstance(outcomes[i], OperationalError) for i in ids[1:]), outcomes
+    assert _queued_ids() == {ids[0]}
+
+
+class _Escaped(BaseException):
+    """Not an Exception: what the committer's own handling does not catch."""
+
+
+# The thread's death is the point: pytest reports its exception as a warning.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_committer_thread_that_dies_fails_its_batch_and_is_replaced(key, make_committer):
+    calls = []
+
+    def write_or_die(rows) -> None:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise _Escaped
+        queue.insert_rows(rows)
+
+    committer = make_committer(write_or_die)
+    first, second = uuid.uuid4().hex, uuid.uuid4().hex
+    with pytest.raises(_Escaped):
+        committer.write([_row(key, first)], timeout=10)
+    _wait_for(lambda: committer._thread is None)
+    committer.write([_row(key, second)], timeout=10)
+    assert _queued_ids() == {second}
+
+
+def test_inside_a_transaction_the_rows_join_it_not_the_committer(key):
+    """A caller's transaction must hold its rows (the committer has its own connection)."""
+
+    with transaction.atomic():
+        queue.write_queue([_row(key, uuid.uuid4().hex)], group_commit=True)
+        assert QueuedItem.objects.count() == 1
+        transaction.set_rollback(True)
+    assert not QueuedItem.objects.exists()
+    assert queue.committer._thread is None
 
 
 def _hold_queue_table(connection) -> None:

@@ -652,7 +652,7 @@ def test_a_lost_database_connection_is_a_json_503_and_the_next_request_reconnect
         other.close()
     response = post_envelope(event_envelope({"message": "lost"}))
     assert response.status_code == 503, response.content
-    assert response.json() == {"detail": "the database is unavailable; retry later"}
+    assert response.json() == {"detail": "the database could not take the request; retry later"}
     assert response["X-Sentry-Error"] == response.json()["detail"]
     assert response["Access-Control-Allow-Origin"] == "*"
     # What request_finished does after every request under a real server (the test client
