@@ -5,7 +5,8 @@
 Per system: start it fresh, send a warm-up and wait for it to be digested, send the measured
 events (real sentry-sdk envelopes, gzip, a new event id each) at the given concurrency, wait
 until the backlog drains, then time 20 single events from send to stored. Memory is the
-peak PSS of the system's process tree (PostgreSQL not included), sampled every 0.5 s.
+peak PSS of the system's process tree (PostgreSQL not included), sampled every 0.5 s; CPU is
+counted per accepted event of the send, by process group (bench/cpu.py).
 
 With --rounds N every system runs N times, the systems interleaved (all once, then all again),
 so that a shared machine's slow minutes fall on all of them; the table shows each figure's
@@ -25,7 +26,7 @@ import uuid
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from bench import corpus, loadgen
+from bench import corpus, cpu, loadgen
 from bench.systems import System
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -49,6 +50,12 @@ class Row:
     lost: int | None = None
     digest_capacity_per_s: float | None = None
     peak_pss_mb: float = 0.0
+    # CPU ms per accepted event during the send, by process group; the machine's busy share.
+    cpu_web_ms: float | None = None
+    cpu_digest_ms: float | None = None
+    cpu_postgres_ms: float | None = None
+    cpu_loadgen_ms: float | None = None
+    machine_busy_pct: float | None = None
 
 
 def _children() -> dict[int, list[int]]:
@@ -160,7 +167,11 @@ def measure(
         if digests:
             wait_digested(system, warm.accepted, drain_timeout)
         baseline = system.digested() if digests else 0
-        results = loadgen.send(target, bodies_for(envelopes, events), concurrency=concurrency)
+        bodies = bodies_for(envelopes, events)
+        groups = system.cpu_groups()
+        cpu_before = cpu.snapshot(groups)
+        results = loadgen.send(target, bodies, concurrency=concurrency)
+        cpu_after = cpu.snapshot(groups)
         row = Row(
             key=key,
             system=system.name,
@@ -170,6 +181,13 @@ def measure(
             p99_ms=results.percentile(0.99) * 1000,
             non_200=len(results.statuses) - results.accepted,
         )
+        if results.accepted:
+            used = cpu.usage_between(cpu_before, cpu_after, results.accepted)
+            row.cpu_web_ms = used.per_event_ms.get("web")
+            row.cpu_digest_ms = used.per_event_ms.get("digest")
+            row.cpu_postgres_ms = used.per_event_ms["PostgreSQL"]
+            row.cpu_loadgen_ms = used.per_event_ms["load generator"]
+            row.machine_busy_pct = used.machine_busy * 100
         if digests:
             done = wait_digested(system, baseline + results.accepted, drain_timeout)
             if done is not None:
@@ -253,6 +271,23 @@ def print_table(rows: list[Row]) -> None:
             f"{_fmt(row.processed_per_s, 1)} | {_fmt(row.drain_s, 1)} | "
             f"{_fmt(row.visible_median_ms, 1)} | {_fmt(row.digest_capacity_per_s)} | "
             f"{_fmt(row.lost)} | {_fmt(row.peak_pss_mb)} |"
+        )
+
+
+def print_cpu(rows: list[Row]) -> None:
+    print(
+        "\nCPU ms per accepted event during the send (PostgreSQL: all of the server's processes; "
+        "load generator: the runner's process)\n"
+    )
+    print("| system | web | digest | PostgreSQL | load generator | total | machine busy % |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        parts = [row.cpu_web_ms, row.cpu_digest_ms, row.cpu_postgres_ms, row.cpu_loadgen_ms]
+        total = sum(part for part in parts if part is not None)
+        print(
+            f"| {row.system} | {_fmt(row.cpu_web_ms, 2)} | {_fmt(row.cpu_digest_ms, 2)} | "
+            f"{_fmt(row.cpu_postgres_ms, 2)} | {_fmt(row.cpu_loadgen_ms, 2)} | {total:.2f} | "
+            f"{_fmt(row.machine_busy_pct)} |"
         )
 
 
@@ -374,6 +409,7 @@ def main() -> None:
         print(f"\nmedians of {args.rounds} rounds:")
     print()
     print_table(rows)
+    print_cpu(rows)
     print_targets(rows)
 
 

@@ -298,6 +298,12 @@ class BugsinkSystem:
             p.pid for p in (self._gunicorn, self._snappea) if p is not None and p.poll() is None
         ]
 
+    def cpu_groups(self) -> dict[str, list[int]]:
+        return {
+            "web": [self._gunicorn.pid] if self._gunicorn else [],
+            "digest": [self._snappea.pid] if self._snappea else [],
+        }
+
     # -- setup steps -------------------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:

@@ -16,6 +16,22 @@ from bench.systems import stop_group, wait_for_port
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
 class FaultlineSystem:
     def __init__(self, *, port: int, workdir: Path, postgres_url: str | None) -> None:
         self.port = port
@@ -109,6 +125,14 @@ class FaultlineSystem:
 
     def pids(self) -> list[int]:
         return [self.process.pid] if self.process else []
+
+    def cpu_groups(self) -> dict[str, list[int]]:
+        """gunicorn (a child of `serve`) is the web; `serve` itself and any other children
+        (extra digest workers) the digest."""
+        if self.process is None:
+            return {}
+        web = [pid for pid in _children_of(self.process.pid) if b"gunicorn" in _cmdline(pid)]
+        return {"web": web, "digest": [self.process.pid]}
 
     def stop(self) -> None:
         if self._db is not None:

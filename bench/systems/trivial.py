@@ -48,6 +48,9 @@ class TrivialSystem:
     def pids(self) -> list[int]:
         return [self.process.pid] if self.process else []
 
+    def cpu_groups(self) -> dict[str, list[int]]:
+        return {"web": self.pids()}
+
     def stop(self) -> None:
         if self.process:
             stop_group(self.process)
