@@ -20,6 +20,12 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def data_dir(base_dir: Path) -> Path:
+    """Where this instance keeps its files (SQLite database, secret key, uploads, static
+    files, gunicorn's control socket): FAULTLINE_DATA_DIR, else `var/` in the project."""
+    return Path(env_str("FAULTLINE_DATA_DIR", str(base_dir / "var"))).resolve()
+
+
 def env_bool(name: str, *, default: bool) -> bool:
     """A boolean; anything but the usual spellings of true/false is an error."""
     raw = os.environ.get(name)

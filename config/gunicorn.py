@@ -7,7 +7,9 @@ WEB_THREADS (threads per worker) from the environment.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from config.env import data_dir
 from ingest.runtime import tune_gc
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -32,6 +34,10 @@ errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 # Heartbeat files on tmpfs, so a slow disk cannot make the arbiter kill healthy workers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# gunicorn's control socket (gunicorn >= 25.1, for `gunicornc`) in this instance's data
+# directory: the default, $XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl, is one path for every
+# gunicorn of the user, and each one started takes it over from the one before.
+control_socket = str(data_dir(Path(__file__).resolve().parent.parent) / "gunicorn.ctl")
 
 
 def pre_fork(server: object, worker: object) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.env import (
+    data_dir,
     database_from_url,
     env_base_url,
     env_bool,
@@ -18,7 +19,7 @@ from config.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("FAULTLINE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR = data_dir(BASE_DIR)
 
 SECRET_KEY = secret_key(DATA_DIR / "secret_key")
 DEBUG = env_bool("DEBUG", default=False)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import signal
+import stat
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,10 +23,13 @@ from tests.ingest.conftest import auth_header, event_envelope
 def test_serve_accepts_and_digests_without_another_process(organization):
     key = project_services.create_project(organization=organization, name="served").keys.get()
     port = _free_port()
+    env = _server_environment(f"http://127.0.0.1:{port}")
+    # gunicorn's control socket: this instance's own, not the user's shared default.
+    control_socket = Path(env.get("FAULTLINE_DATA_DIR", settings.DATA_DIR), "gunicorn.ctl")
     serve = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=settings.BASE_DIR,
-        env=_server_environment(f"http://127.0.0.1:{port}"),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -47,6 +52,8 @@ def test_serve_accepts_and_digests_without_another_process(organization):
         while not Event.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert Event.objects.get().title == "served and digested"
+        assert stat.S_ISSOCK(control_socket.stat().st_mode)
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0
+    assert not control_socket.exists()
