@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -162,30 +163,37 @@ def queued_attachment_bytes(*, project_id: int) -> int:
 class _AttachmentUsage:
     """Per process: each project's attachment bytes, stored and queued, summed at most once
     every ATTACHMENTS_USAGE_CACHE_SECONDS (a burst of envelopes costs one SUM), plus what this
-    process queued since. What other processes queue meanwhile is seen at the next sum."""
+    process queued since. What other processes queue meanwhile is seen at the next sum; the
+    threads of this process take their share under one lock, so they cannot overshoot."""
 
     MAX_ENTRIES = 10_000
 
     def __init__(self) -> None:
         self._entries: dict[int, tuple[int, float]] = {}
+        self._lock = threading.Lock()
 
-    def get(self, project_id: int) -> int:
+    def reserve(self, project_id: int, size: int, limit: int) -> bool:
+        """Count `size` more bytes for the project if that keeps it within `limit`."""
+        with self._lock:
+            used, expires = self._usage(project_id)
+            if used + size > limit:
+                return False
+            self._entries[project_id] = (used + size, expires)
+            return True
+
+    def _usage(self, project_id: int) -> tuple[int, float]:
         now = time.monotonic()
         used, expires = self._entries.get(project_id, (0, 0.0))
         if expires > now:
-            return used
+            return used, expires
         # Queued first: an item digested between the two sums is counted twice, never missed.
         used = queued_attachment_bytes(project_id=project_id)
         used += attachment_bytes(project_id=project_id)
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
-        self._entries[project_id] = (used, now + settings.ATTACHMENTS_USAGE_CACHE_SECONDS)
-        return used
-
-    def add(self, project_id: int, size: int) -> None:
-        if project_id in self._entries:
-            used, expires = self._entries[project_id]
-            self._entries[project_id] = (used + size, expires)
+        expires = now + settings.ATTACHMENTS_USAGE_CACHE_SECONDS
+        self._entries[project_id] = (used, expires)
+        return used, expires
 
 
 _attachment_usage = _AttachmentUsage()
@@ -335,8 +343,7 @@ def _within_attachment_storage(
     incoming = sum(len(item.payload) for item in items if item.type == "attachment")
     if not incoming or not limit:
         return items, ""
-    if _attachment_usage.get(project_id) + incoming <= limit:
-        _attachment_usage.add(project_id, incoming)
+    if _attachment_usage.reserve(project_id, incoming, limit):
         return items, ""
     for item in items:
         if item.type == "attachment":

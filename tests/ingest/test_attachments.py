@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -279,3 +280,30 @@ def test_a_burst_of_attachments_sums_the_usage_once(post_envelope, key, settings
     sums = [query["sql"] for query in queries if "SUM(" in query["sql"].upper()]
     assert len(sums) == 2, sums  # queued, then stored: once for the burst
     assert QueuedItem.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_of_one_process_cannot_overshoot_the_storage_cap(key):
+    # Under gunicorn's threaded workers, requests of one process check the cap at once; the
+    # first check of each sums the usage in the database, where a thread gives way to others.
+    from django.db import connection
+
+    from ingest import services
+
+    threads_count, size, limit = 12, 10, 45
+    start = threading.Barrier(threads_count)
+    granted: list[bool] = []
+
+    def reserve() -> None:
+        try:
+            start.wait(timeout=10)
+            granted.append(services._attachment_usage.reserve(key.project_id, size, limit))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reserve) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(granted) == [False] * (threads_count - 4) + [True] * 4
