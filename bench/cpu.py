@@ -3,8 +3,15 @@
 A group is a set of process trees (a system's web server, its digest). A process's CPU is its
 own user and system time plus what it collected from children it reaped, so the CPU of a
 process that exited during the phase (a worker replaced, a PostgreSQL backend closed) is
-still counted, once, in its live parent's figure. A tree stops at the roots of other groups:
-the digest's tree leaves out the web server that the same process started.
+still counted, once, in its live parent's figure. A tree stops at the live roots of other
+groups: the digest's tree leaves out the web server that the same process started. (Were
+such a root itself to exit and be reaped, its CPU would move into its parent's group.)
+
+Approximations, small next to the figures: a process reaped between the reading of its own
+entry and its parent's is counted in neither or both; "PostgreSQL" is every process whose
+command starts with "postgres" (the benchmark's cluster is the only one running); the load
+generator's figure is the whole runner process, its memory sampler included; the machine's
+busy share counts steal time as busy.
 """
 
 from __future__ import annotations
@@ -73,10 +80,26 @@ class Snapshot:
     total: float
 
 
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (whichever of its threads started them)."""
+    children, _, _ = _process_table()
+    return children.get(pid, [])
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
 def _machine() -> tuple[float, float]:
     """Busy and total CPU ticks of the whole machine since boot (/proc/stat)."""
     with open("/proc/stat") as handle:
-        values = [int(value) for value in handle.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal, then guest and guest_nice, which
+        # user and nice already include.
+        values = [int(value) for value in handle.readline().split()[1:9]]
     idle = values[3] + values[4]  # idle, iowait
     return sum(values) - idle, sum(values)
 

@@ -11,25 +11,10 @@ from pathlib import Path
 
 import psycopg
 
+from bench import cpu
 from bench.systems import stop_group, wait_for_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
-
-
-def _children_of(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(child) for child in handle.read().split()]
-    except OSError:
-        return []
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
 
 
 class FaultlineSystem:
@@ -131,7 +116,11 @@ class FaultlineSystem:
         (extra digest workers) the digest."""
         if self.process is None:
             return {}
-        web = [pid for pid in _children_of(self.process.pid) if b"gunicorn" in _cmdline(pid)]
+        children = cpu.children_of(self.process.pid)
+        web = [pid for pid in children if b"gunicorn" in cpu.command_line(pid)]
+        if not web:
+            # Without it the digest's figure would silently take in the web's CPU.
+            raise RuntimeError(f"no gunicorn among the children of serve ({children})")
         return {"web": web, "digest": [self.process.pid]}
 
     def stop(self) -> None:
