@@ -164,17 +164,23 @@ class _AttachmentUsage:
     """Per process: each project's attachment bytes, stored and queued, summed at most once
     every ATTACHMENTS_USAGE_CACHE_SECONDS (a burst of envelopes costs one SUM), plus what this
     process queued since. What other processes queue meanwhile is seen at the next sum; the
-    threads of this process take their share under one lock, so they cannot overshoot."""
+    threads of this process take their share under the project's lock, so they cannot
+    overshoot. Projects share LOCKS locks by id: a slow sum holds back only the requests of
+    projects on its lock, not every attachment request of the process."""
 
     MAX_ENTRIES = 10_000
+    LOCKS = 64
 
     def __init__(self) -> None:
         self._entries: dict[int, tuple[int, float]] = {}
-        self._lock = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(self.LOCKS)]
+
+    def lock_for(self, project_id: int) -> threading.Lock:
+        return self._locks[project_id % self.LOCKS]
 
     def reserve(self, project_id: int, size: int, limit: int) -> bool:
         """Count `size` more bytes for the project if that keeps it within `limit`."""
-        with self._lock:
+        with self.lock_for(project_id):
             used, expires = self._usage(project_id)
             if used + size > limit:
                 return False

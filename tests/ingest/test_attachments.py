@@ -284,8 +284,8 @@ def test_a_burst_of_attachments_sums_the_usage_once(post_envelope, key, settings
 
 @pytest.mark.django_db(transaction=True)
 def test_threads_of_one_process_cannot_overshoot_the_storage_cap(key):
-    # Under gunicorn's threaded workers, requests of one process check the cap at once; the
-    # first check of each sums the usage in the database, where a thread gives way to others.
+    # Under gunicorn's threaded workers, requests of one process check the cap at once, and a
+    # thread summing the usage in the database gives way to the others.
     from django.db import connection
 
     from ingest import services
@@ -307,3 +307,29 @@ def test_threads_of_one_process_cannot_overshoot_the_storage_cap(key):
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(granted) == [False] * (threads_count - 4) + [True] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_project_summing_its_usage_does_not_hold_back_another(key):
+    from django.db import connection
+
+    from ingest import services
+    from tests.projects.factories import ProjectFactory
+
+    usage = services._attachment_usage
+    other = ProjectFactory(organization=key.project.organization)
+    assert usage.lock_for(other.pk) is not usage.lock_for(key.project_id)
+    granted: list[bool] = []
+
+    def reserve() -> None:
+        try:
+            granted.append(usage.reserve(other.pk, 10, 100))
+        finally:
+            connection.close()
+
+    # As if a request of the key's project were stuck in its sum.
+    with usage.lock_for(key.project_id):
+        thread = threading.Thread(target=reserve)
+        thread.start()
+        thread.join(timeout=10)
+        assert granted == [True]
