@@ -20,12 +20,16 @@ from tests.ingest.conftest import auth_header, event_envelope
 
 
 @pytest.mark.django_db(transaction=True)
-def test_serve_accepts_and_digests_without_another_process(organization):
+def test_serve_accepts_and_digests_without_another_process(organization, tmp_path):
     key = project_services.create_project(organization=organization, name="served").keys.get()
     port = _free_port()
     env = _server_environment(f"http://127.0.0.1:{port}")
+    # On PostgreSQL a data directory of its own (on SQLite it is the test database's, where
+    # the live test server opens no control socket): no other gunicorn's socket is there.
+    env.setdefault("FAULTLINE_DATA_DIR", str(tmp_path))
+    Path(env["FAULTLINE_DATA_DIR"], "static").mkdir(exist_ok=True)
     # gunicorn's control socket: this instance's own, not the user's shared default.
-    control_socket = Path(env.get("FAULTLINE_DATA_DIR", settings.DATA_DIR), "gunicorn.ctl")
+    control_socket = Path(env["FAULTLINE_DATA_DIR"], "gunicorn.ctl")
     serve = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=settings.BASE_DIR,
