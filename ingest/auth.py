@@ -66,7 +66,7 @@ def _parse_version(raw: str | None) -> int:
 def _basic_pairs(value: str) -> dict[str, str] | None:
     try:
         decoded = base64.b64decode(value[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: not ASCII, UnicodeDecodeError too
         raise Unauthorized("bad x-sentry-auth header") from None
     return {"sentry_key": decoded.partition(":")[0]}
 

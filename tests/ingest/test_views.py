@@ -381,6 +381,17 @@ class TestRejections:
         )
         self.check(response, 401, "multiple authorization payloads detected")
 
+    @pytest.mark.parametrize("credentials", ["\xe9", "not base64!"])
+    def test_unreadable_basic_authorization(self, client, key, credentials):
+        # Found by fuzzing: base64 refuses text that is not ASCII with a ValueError, once a 500.
+        response = client.post(
+            f"/api/{key.project_id}/store/",
+            data="{}",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Basic {credentials}",
+        )
+        self.check(response, 401, "bad x-sentry-auth header")
+
     def test_auth_header_without_key(self, post_store):
         response = post_store("{}", auth="Sentry sentry_version=7")
         self.check(response, 401, "bad x-sentry-auth header")
