@@ -144,10 +144,14 @@ def _max_runtime(config: dict[str, Any]) -> timedelta:
 
 
 def _schedule_after(monitor: Monitor, moment: datetime) -> None:
-    monitor.next_checkin = next_scheduled(monitor.config, moment)
-    monitor.next_checkin_latest = (
-        monitor.next_checkin + _margin(monitor.config) if monitor.next_checkin else None
-    )
+    try:
+        monitor.next_checkin = next_scheduled(monitor.config, moment)
+        monitor.next_checkin_latest = (
+            monitor.next_checkin + _margin(monitor.config) if monitor.next_checkin else None
+        )
+    except (OverflowError, ValueError):
+        # An interval that ends past the year 9999 (10,000 years, say): never expected.
+        monitor.next_checkin = monitor.next_checkin_latest = None
 
 
 def _monitor_for(checkin: CheckIn) -> Monitor:

@@ -55,7 +55,7 @@ def _normalize_logentry(event: JSON) -> None:
     text = string_field(logentry.get("message"), MAX_MESSAGE_CHARS)
     formatted = string_field(logentry.get("formatted"), MAX_MESSAGE_CHARS)
     if text and not formatted:
-        formatted = format_logentry(text, logentry.get("params"))[:MAX_MESSAGE_CHARS]
+        formatted = format_logentry(text, logentry.get("params"))
     if not text and not formatted:
         event.pop("logentry", None)
         return
@@ -194,7 +194,9 @@ def _shift_timestamps(event: JSON, delta: timedelta) -> None:
     """Move breadcrumb and span timestamps with the event's own (clock-drift correction)."""
     seconds = delta.total_seconds()
     crumbs = event.get("breadcrumbs", {}).get("values", []) if event.get("breadcrumbs") else []
-    for holder in [*crumbs, *[span for span in event.get("spans") or [] if isinstance(span, dict)]]:
+    spans = event.get("spans")
+    spans = [span for span in spans if isinstance(span, dict)] if isinstance(spans, list) else []
+    for holder in [*crumbs, *spans]:
         for key in ("timestamp", "start_timestamp"):
             moment = parse_timestamp(holder.get(key))
             if moment is not None:

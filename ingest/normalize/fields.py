@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -86,7 +87,8 @@ def normalize_level(value: Any) -> str | None:
         return _NUMERIC_LEVELS.get(value)
     if isinstance(value, str):
         if is_number(value):
-            return _NUMERIC_LEVELS.get(int(value))
+            # No level has more digits; Python refuses to read past 4,300.
+            return _NUMERIC_LEVELS.get(int(value)) if len(value) <= 3 else None
         value = _LEVEL_ALIASES.get(value, value)
         return value if value in LEVELS else None
     return None
@@ -128,33 +130,124 @@ def normalize_tags(tags: Any) -> list[list[str]]:
     return result
 
 
-# Conversions without width or precision: `%500000000s` would allocate half a gigabyte.
-_UNSAFE_PERCENT = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\d|\*|\.)")
-_UNSAFE_BRACES = re.compile(r"\{[^{}]*[:!][^{}]*\}")
+# One %-conversion: an optional mapping key, flags, width, precision, length modifier, type.
+_PERCENT = re.compile(
+    r"%(?:\((?P<name>[^)]*)\))?[-+ #0]*(?P<width>\d+|\*)?(?:\.(?P<precision>\d+|\*))?[hlL]?"
+    r"(?P<type>.?)",
+    re.DOTALL,
+)
+_PERCENT_TYPES = frozenset("diouxXeEfFgGcrsa")
+_BRACE_CONVERSIONS = {None: str, "s": str, "r": repr, "a": ascii}
+_FORMATTER = string.Formatter()
 
 
-def format_logentry(message: str, params: Any) -> str:
-    """`%s`-style (Python) or `{}`-style (Java) formatting with the SDK's params; templates with
-    widths, precisions or format specs are left as they are."""
-    if _UNSAFE_PERCENT.search(message) or _UNSAFE_BRACES.search(message):
-        return message
-    if isinstance(params, list | tuple) and params:
-        if "%" in message:
-            try:
-                return message % tuple(params)
-            except (TypeError, ValueError, OverflowError):
-                return message
-        if "{}" in message or "{0}" in message:
-            try:
-                return message.replace("{}", "{!s}").format(*params)
-            except (IndexError, KeyError, ValueError):
-                return message
-    if isinstance(params, dict) and params and "%(" in message:
+class _Unformattable(Exception):
+    """The template and its params do not make a message: the template is kept as it is."""
+
+
+class _Capped:
+    """Formatted pieces, cut at `limit` characters: repeated conversions of a long param
+    (`"%(a)s" * 2000`) cannot make more text than one message holds."""
+
+    def __init__(self, limit: int) -> None:
+        self.pieces: list[str] = []
+        self.room = limit
+
+    def add(self, text: str) -> bool:
+        """False once the limit is reached: nothing more needs formatting."""
+        self.pieces.append(text[: self.room])
+        self.room -= len(self.pieces[-1])
+        return self.room > 0
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+def format_logentry(message: str, params: Any, *, max_chars: int = MAX_MESSAGE_CHARS) -> str:
+    """`%s`-style (Python) or `{}`-style (Java) formatting with the SDK's params, at most
+    `max_chars` long. Templates with widths, precisions, format specs, attribute or index
+    lookups, or params that do not fit them, are left as they are: the text is the SDK's, the
+    params its data, and neither may make the server build a gigabyte or read attributes."""
+    try:
+        if isinstance(params, list | tuple) and params:
+            if "%" in message:
+                return _format_percent(message, list(params), max_chars)
+            if "{" in message:
+                return _format_braces(message, list(params), max_chars)
+        if isinstance(params, dict) and params and "%(" in message:
+            return _format_percent(message, params, max_chars)
+    except _Unformattable:
+        pass
+    return message[:max_chars]
+
+
+def _format_percent(message: str, params: list[Any] | dict[str, Any], max_chars: int) -> str:
+    out = _Capped(max_chars)
+    position = 0
+    used = 0
+    for match in _PERCENT.finditer(message):
+        if not out.add(message[position : match.start()]):
+            return out.text()
+        position = match.end()
+        kind, name = match["type"], match["name"]
+        if kind == "%" and name is None and match.group() == "%%":
+            if not out.add("%"):
+                return out.text()
+            continue
+        if kind not in _PERCENT_TYPES or match["width"] or match["precision"]:
+            raise _Unformattable
+        if isinstance(params, dict):
+            if name is None or name not in params:
+                raise _Unformattable
+            value = params[name]
+        else:
+            if name is not None or used >= len(params):
+                raise _Unformattable
+            value = params[used]
+            used += 1
         try:
-            return message % params
-        except (TypeError, ValueError, KeyError):
-            return message
-    return message
+            text = ("%" + kind) % (value,)
+        except (TypeError, ValueError, OverflowError):
+            raise _Unformattable from None
+        if not out.add(text):
+            return out.text()
+    if isinstance(params, list) and used != len(params):
+        raise _Unformattable  # as Python's "not all arguments converted"
+    out.add(message[position:])
+    return out.text()
+
+
+def _format_braces(message: str, params: list[Any], max_chars: int) -> str:
+    out = _Capped(max_chars)
+    automatic = None
+    next_index = 0
+    try:
+        parsed = list(_FORMATTER.parse(message))
+    except ValueError:
+        raise _Unformattable from None
+    for literal, field, spec, conversion in parsed:
+        if not out.add(literal):
+            return out.text()
+        if field is None:
+            continue
+        if spec or conversion not in _BRACE_CONVERSIONS:
+            raise _Unformattable
+        if field == "":
+            if automatic is False:
+                raise _Unformattable
+            automatic, index = True, next_index
+            next_index += 1
+        elif field.isdecimal() and field.isascii() and len(field) < 5:
+            if automatic is True:
+                raise _Unformattable
+            automatic, index = False, int(field)
+        else:
+            raise _Unformattable  # named fields, attribute and index lookups
+        if index >= len(params):
+            raise _Unformattable
+        if not out.add(_BRACE_CONVERSIONS[conversion](params[index])):
+            return out.text()
+    return out.text()
 
 
 # What JSON decodes to that never needs trimming (nor scrubbing, but for a sensitive key).

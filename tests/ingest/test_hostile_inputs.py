@@ -15,6 +15,7 @@ from groups.models import Event
 from ingest.digest import drain
 from ingest.management.commands.digest import run_worker
 from ingest.models import QueuedItem
+from ingest.normalize import MAX_MESSAGE_CHARS
 from tests.ingest.conftest import auth_header, envelope_bytes, event_envelope
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,20 @@ ODD_EVENTS = {
     "platform is a list": {"platform": ["python"], "message": "p"},
     "frames is a number": {"exception": {"values": [{"type": "E", "stacktrace": {"frames": 5}}]}},
     "far future and far past": {"timestamp": "9999-01-01T00:00:00Z", "message": "t"},
+    # Found by fuzzing the live server (2026-12-03): each once raised out of the digest, so
+    # the item was parked, or grew the message a hundredfold.
+    "repeated field of a long param": {
+        "logentry": {"message": "{0}" * 2000, "params": ["B" * 500]}
+    },
+    "attribute lookup in a template": {"logentry": {"message": "{0} {0.foo}", "params": ["x"]}},
+    "index lookup in a template": {"message": {"message": "{0} {0[x]}", "params": ["s"]}},
+    "character code out of range": {"logentry": {"message": "%(a)c", "params": {"a": 99999999}}},
+    "level of 5,000 digits": {"level": "4" * 5000, "message": "m"},
+    "spans a number, clock drift": {
+        "spans": 5,
+        "message": "m",
+        "timestamp": "2999-01-01T00:00:00Z",
+    },
 }
 
 
@@ -80,6 +95,13 @@ def test_odd_events_are_stored_with_their_neighbours(post_envelope, key, case):
     titles = set(Event.objects.values_list("title", flat=True))
     assert "a good neighbour" in titles
     assert Event.objects.filter(event_id=uuid.UUID(event_id)).exists(), titles
+
+
+def test_a_repeated_field_is_formatted_to_one_message_at_most(post_envelope):
+    params = ["B" * 500]
+    post_envelope(event_envelope({"logentry": {"message": "{0}" * 2000, "params": params}}))
+    drain()
+    assert Event.objects.get().message == "B" * MAX_MESSAGE_CHARS
 
 
 def test_format_bomb_is_not_formatted(post_envelope):
@@ -325,6 +347,27 @@ HOSTILE_ITEMS = {
             b'{"contexts": {"feedback": {"message": "m\\u0000 \\ud800", "name": "n\\u0000"}}}',
         ),
         ("feedback", "accepted", ""),
+    ),
+    "check-in every 10,000 years": (
+        (
+            {"type": "check_in"},
+            json.dumps(
+                {
+                    "check_in_id": uuid.uuid4().hex,
+                    "monitor_slug": "rarely",
+                    "status": "ok",
+                    "monitor_config": {
+                        "schedule": {"type": "interval", "value": 10_000, "unit": "year"},
+                        "checkin_margin": 40_320,
+                    },
+                }
+            ).encode(),
+        ),
+        ("monitor", "accepted", ""),
+    ),
+    "transaction with an attribute lookup in its message": (
+        _transaction(logentry={"message": "{0} {0.real.imag.foo}", "params": [1]}),
+        ("transaction", "accepted", ""),
     ),
     "user report with Infinity": (
         ({"type": "user_report"}, b'{"comments": "c\\u0000", "name": Infinity}'),

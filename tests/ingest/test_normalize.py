@@ -9,6 +9,7 @@ import pytest
 
 from ingest.normalize import (
     MAX_DATABAG_DEPTH,
+    MAX_MESSAGE_CHARS,
     MAX_STRING_CHARS,
     clean_json,
     clean_text,
@@ -340,10 +341,52 @@ def test_logentry_params_are_formatted(logentry, expected):
         ("%s and %s", ["only one"], "%s and %s"),
         ("{} and {}", ["only one"], "{} and {}"),
         ("plain", ["unused"], "plain"),
+        ("{1} before {0}", ["a", "b"], "b before a"),
+        ("{0!r} is not {1!s}", ["a", 1], "'a' is not 1"),
+        ("100%% of %s", ["x"], "100% of x"),
+        ("100% done", ["x"], "100% done"),
+        ("{{literal}} {}", ["x"], "{literal} x"),
+        ("json {'a': 1}", ["x"], "json {'a': 1}"),
+        # Found by fuzzing the live server: nested widths made gigabytes, lookups read
+        # attributes, and these raised out of the digest.
+        ("{0:{1}}", ["x", 1_000_000_000], "{0:{1}}"),
+        ("{0} {0.foo}", ["x"], "{0} {0.foo}"),
+        ("{0.__class__.__mro__}", ["x"], "{0.__class__.__mro__}"),
+        ("{0[x]}", ["s"], "{0[x]}"),
+        ("{} {0}", ["a", "b"], "{} {0}"),
+        ("{name}", ["a"], "{name}"),
+        ("%(a)c", {"a": 99_999_999}, "%(a)c"),
+        ("%c", [99_999_999], "%c"),
+        ("%d", ["not a number"], "%d"),
+        ("%500000000s", ["x"], "%500000000s"),
+        ("%(a)s and %s", {"a": 1}, "%(a)s and %s"),
+        ("%s", ["a", "b"], "%s"),
     ],
 )
 def test_format_logentry(message, params, expected):
     assert format_logentry(message, params) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "params"),
+    [
+        ("{0}" * 2000, ["B" * 500]),
+        ("%(a)s" * 2000, {"a": "B" * 500}),
+        ("%s" * 2000, ["B" * 500] * 2000),
+    ],
+)
+def test_a_formatted_message_is_at_most_a_message_long(message, params):
+    assert format_logentry(message, params) == ("B" * 500 * 2000)[:MAX_MESSAGE_CHARS]
+
+
+def test_scrubbing_formats_the_message_again_within_the_limit():
+    from ingest.scrubbing import scrub_event, scrubber_for
+
+    event = normalize({"logentry": {"message": "{0}" * 2000, "params": ["password=x" * 50]}})
+    scrub_event(
+        event, scrubber_for(defaults=True, sensitive_fields=[], safe_fields=[], scrub_ips=False)
+    )
+    assert len(event["logentry"]["formatted"]) == MAX_MESSAGE_CHARS
 
 
 def test_raven_message_interface_alias():
