@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from config.env import data_dir
-from ingest.runtime import tune_gc
+from ingest.runtime import stop_with_parent, tune_gc
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Two processes of eight threads on two cores: the requests of a process that wait for
@@ -44,3 +44,8 @@ def pre_fork(server: object, worker: object) -> None:
     # In the master, after the preloaded app was imported: every worker inherits the frozen
     # start-up objects and the thresholds.
     tune_gc()
+
+
+def on_starting(server: object) -> None:
+    # Under `serve`: gunicorn stops when serve stops, even when serve was killed.
+    stop_with_parent()

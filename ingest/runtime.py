@@ -1,8 +1,18 @@
-"""Process-level tuning of the web workers (config/gunicorn.py) and the digest workers."""
+"""Process-level set-up of the web workers (config/gunicorn.py) and the digest workers."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+import logging
+import os
+import signal
+
+logger = logging.getLogger(__name__)
+# Set by `serve` for its gunicorn: the pid gunicorn must not outlive.
+PARENT_PID_ENV = "FAULTLINE_SERVE_PID"
+_PR_SET_PDEATHSIG = 1
 
 # Python's default (700 allocations) runs a young-generation collection every few hundred
 # objects: parsing one 16 KB event makes about a thousand, so the digest and the web
@@ -18,3 +28,23 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def stop_with_parent() -> None:
+    """In a child of `serve` (gunicorn's master, an extra digest worker): be sent SIGTERM (a
+    graceful stop) when `serve` dies, however it dies. Without this a digest that crashed (a
+    segfault, the OOM killer) left gunicorn accepting events with nobody digesting them, and
+    a supervisor's restart of serve found the port taken. Linux only."""
+    expected = os.environ.get(PARENT_PID_ENV)
+    if not expected:
+        return
+    library = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(library, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    except (OSError, AttributeError) as exc:
+        logger.warning("gunicorn will not stop by itself if serve dies: %s", exc)
+        return
+    if str(os.getppid()) != expected:
+        os.kill(os.getpid(), signal.SIGTERM)  # serve died before the request took effect

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -61,3 +62,64 @@ def test_serve_accepts_and_digests_without_another_process(organization, tmp_pat
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0
     assert not control_socket.exists()
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            children.append(int(entry.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="Linux: PR_SET_PDEATHSIG and /proc")
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_and_extra_digest_workers_stop_when_serve_is_killed(tmp_path):
+    # A digest that crashes (segfault, OOM killer) takes serve with it: gunicorn must not go on
+    # accepting events that nobody digests, nor keep the port from a restarted serve.
+    port = _free_port()
+    env = _server_environment(f"http://127.0.0.1:{port}")
+    env.setdefault("FAULTLINE_DATA_DIR", str(tmp_path))
+    Path(env["FAULTLINE_DATA_DIR"], "static").mkdir(exist_ok=True)
+    command = [sys.executable, "manage.py", "serve", "--bind", f"127.0.0.1:{port}"]
+    serve = subprocess.Popen(  # noqa: S603
+        [*command, "--workers", "1", "--digest-workers", "2"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(children := _children_of(serve.pid)) < 2 or not _listening(port):
+            assert time.monotonic() < deadline, "serve did not start gunicorn and a digest"
+            time.sleep(0.1)
+        serve.kill()
+        serve.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in children) or _listening(port):
+            assert time.monotonic() < deadline, [pid for pid in children if _alive(pid)]
+            time.sleep(0.1)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from ingest.digest import digest_batch, run_maintenance
-from ingest.runtime import tune_gc
+from ingest.runtime import stop_with_parent, tune_gc
 
 logger = logging.getLogger(__name__)
 # How often a worker reopens expired ignores and prunes rate-limit windows.
@@ -37,6 +37,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        stop_with_parent()
         tune_gc()
         run_worker(
             stop=stop,

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from ingest.management.commands.digest import run_worker
-from ingest.runtime import tune_gc
+from ingest.runtime import PARENT_PID_ENV, tune_gc
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,9 @@ class Command(BaseCommand):
         if options["workers"]:
             command += ["--workers", str(options["workers"])]
         command.append("config.wsgi")
-        web = subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603
+        # Each child is sent SIGTERM when this process dies, even by SIGKILL or a crash.
+        child_env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+        web = subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env)  # noqa: S603
         # Started after gunicorn, so only the digest (this process and the extra workers it
         # starts) runs at a lower priority: under a burst the CPU answers SDKs first and the
         # queue absorbs the rest; an idle or moderately loaded machine digests at once. Not
@@ -62,7 +64,9 @@ class Command(BaseCommand):
         tune_gc()
         digest_workers = options["digest_workers"] or settings.DIGEST_WORKERS
         extra = [
-            subprocess.Popen([sys.executable, "manage.py", "digest"], cwd=settings.BASE_DIR)
+            subprocess.Popen(
+                [sys.executable, "manage.py", "digest"], cwd=settings.BASE_DIR, env=child_env
+            )
             for _ in range(digest_workers - 1)
         ]
         stop = threading.Event()
