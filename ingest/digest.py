@@ -18,6 +18,7 @@ from groups.services.spans import prune_spans
 from ingest.digesters import DIGESTERS, Outcomes
 from ingest.digesters.values import load_payload
 from ingest.envelope import ITEM_CATEGORIES
+from ingest.journal import BatchJournal
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import InvalidEvent, normalize_event
 from ingest.outcomes import record_outcomes
@@ -62,44 +63,52 @@ def _releases_seen(result: DigestResult) -> dict[int, dict[str, int]]:
     return seen
 
 
-def digest_batch(*, batch_size: int) -> int:
+def digest_batch(*, batch_size: int, journal: BatchJournal | None = None) -> int:
     """Digest up to `batch_size` queued items in one transaction; returns how many.
 
     The batch's rows stay locked (PostgreSQL: FOR UPDATE SKIP LOCKED, so workers on other
     machines take other rows) until everything derived from them is written and they are
     deleted, all in one commit: a worker killed mid-batch leaves the rows for the next one.
     A batch that fails is raised to the caller, who retries item by item; an item failing
-    alone is marked, and parked after QueuedItem.MAX_FAILURES attempts.
+    alone is marked, and parked after QueuedItem.MAX_FAILURES attempts. `journal` keeps the
+    batch's ids while it is digested, for the case where the worker dies (ingest.journal).
     """
     if connection.vendor == "sqlite" and not QueuedItem.objects.pending().exists():
         # An idle worker looks at the queue 20 times a second: on SQLite with a plain read,
         # since a transaction there takes the database's one write lock (IMMEDIATE), which
         # every accepted envelope needs.
         return 0
-    with transaction.atomic():
-        rows = _claim(batch_size=batch_size)
-        if not rows:
-            return 0
-        try:
-            with transaction.atomic():
-                _digest_rows(rows)
-        except Exception as exc:
-            # Any failure, not only the database's: one malformed item must not stop the
-            # worker. A batch is retried item by item; a lone item is marked and, after
-            # MAX_FAILURES, parked for an operator.
-            if len(rows) > 1 or isinstance(exc, InterfaceError | OperationalError):
-                raise  # a lost connection is not the item's fault
-            logger.exception("digest of queued item %s failed", rows[0].pk)
-            QueuedItem.objects.filter(pk=rows[0].pk).update(
-                failures=F("failures") + 1, last_error=str(exc)[:2000]
-            )
+    try:
+        with transaction.atomic():
+            rows = _claim(batch_size=batch_size)
+            if not rows:
+                return 0
+            if journal is not None:
+                journal.begin([row.pk for row in rows])
+            try:
+                with transaction.atomic():
+                    _digest_rows(rows)
+            except Exception as exc:
+                # Any failure, not only the database's: one malformed item must not stop the
+                # worker. A batch is retried item by item; a lone item is marked and, after
+                # MAX_FAILURES, parked for an operator.
+                if len(rows) > 1 or isinstance(exc, InterfaceError | OperationalError):
+                    raise  # a lost connection is not the item's fault
+                logger.exception("digest of queued item %s failed", rows[0].pk)
+                QueuedItem.objects.filter(pk=rows[0].pk).update(
+                    failures=F("failures") + 1, last_error=str(exc)[:2000]
+                )
+    finally:
+        if journal is not None:
+            journal.end()  # committed, or rolled back by an exception: nothing to recover
     return len(rows)
 
 
 def _claim(*, batch_size: int) -> list[QueuedItem]:
     """Lock up to `batch_size` queued items and load the payloads of the first ones that fit
     in DIGEST_BATCH_MAX_BYTES (at least one): a run of large attachments is digested a few at
-    a time rather than all in memory at once. Locked rows left out wait for the next batch."""
+    a time rather than all in memory at once. An item that failed before (or was in the batch
+    of a worker that died) is digested alone. Locked rows left out wait for the next batch."""
     candidates = list(
         QueuedItem.objects.pending()
         .select_for_update(skip_locked=True)
@@ -110,10 +119,12 @@ def _claim(*, batch_size: int) -> list[QueuedItem]:
     budget = settings.DIGEST_BATCH_MAX_BYTES
     rows: list[QueuedItem] = []
     for row in candidates:
-        if rows and budget < row.size:
+        if rows and (budget < row.size or row.failures):
             break
         budget -= row.size
         rows.append(row)
+        if row.failures:
+            break
     payloads = dict(
         QueuedItem.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", "payload")
     )

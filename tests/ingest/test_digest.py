@@ -7,10 +7,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from groups.models import Event, Group
 from ingest.digest import digest_batch, drain
 from ingest.envelope import parse_envelope
+from ingest.management.commands.digest import run_worker
 from ingest.models import QueuedItem
 from ingest.services import accept_envelope
 from projects import services as project_services
@@ -177,6 +180,64 @@ def test_worker_killed_mid_batch_loses_and_double_counts_nothing(key):
     drain()
     assert sorted(e.hex for e in Event.objects.values_list("event_id", flat=True)) == sorted(ids)
     assert Group.objects.get().times_seen == 2000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_killed_its_worker_is_retried_item_by_item(key, settings):
+    # A worker that dies in a batch (segfault, OOM killer) marks nothing itself; without its
+    # journal the restarted worker would take the same batch and die again, forever.
+    from ingest.journal import journal_directory, recover_dead_batches
+
+    environment = _server_environment("http://127.0.0.1:9")
+    settings.DATA_DIR = Path(environment.get("FAULTLINE_DATA_DIR", settings.DATA_DIR))
+    directory = journal_directory()
+    queue_events(key, 1000)
+    worker = _digest_process(batch_size=400)
+    journal = directory / f"{worker.pid}.batch"
+    deadline = time.monotonic() + 30
+    while not (journal.exists() and journal.read_text()):
+        assert time.monotonic() < deadline, "no batch journal"
+        assert worker.poll() is None
+        time.sleep(0.005)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    batch = [int(pk) for pk in journal.read_text().split(",")]
+    connection.close()
+    in_batch = QueuedItem.objects.filter(pk__in=batch)
+    assert in_batch.count() == len(batch)  # rolled back with the worker
+    assert recover_dead_batches(directory) == len(batch)
+    assert not journal.exists()
+    assert set(in_batch.values_list("failures", flat=True)) == {1}
+    # Suspects go one at a time (the one that kills would be parked after MAX_FAILURES
+    # deaths); the batch that the next claim takes stops before them.
+    first = min(batch)
+    before = QueuedItem.objects.filter(pk__lt=first).count()
+    assert digest_batch(batch_size=1000) == (before or 1)
+    run_worker(stop=threading.Event(), batch_size=400, until_empty=True)
+    assert not QueuedItem.objects.exists()
+    assert Group.objects.get().times_seen == 1000
+
+
+def test_the_journal_of_a_live_worker_is_not_taken_over(tmp_path):
+    from ingest.journal import BatchJournal, recover_dead_batches
+
+    live = BatchJournal(tmp_path)
+    live.begin([1, 2, 3])
+    assert recover_dead_batches(tmp_path) == 0
+    assert live.path.read_text() == "1,2,3"
+    live.end()
+    assert live.path.read_text() == ""
+    live.close()
+    assert not live.path.exists()
+
+
+@pytest.mark.django_db
+def test_items_that_failed_before_are_digested_alone(key):
+    queue_events(key, 4)
+    second = QueuedItem.objects.order_by("id")[1]
+    QueuedItem.objects.filter(pk=second.pk).update(failures=1)
+    assert [digest_batch(batch_size=10) for _ in range(4)] == [1, 1, 2, 0]
+    assert Group.objects.get().times_seen == 4
 
 
 @pytest.mark.django_db(transaction=True)

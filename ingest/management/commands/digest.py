@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from ingest.digest import digest_batch, run_maintenance
+from ingest.journal import BatchJournal, open_journal
 from ingest.runtime import stop_with_parent, tune_gc
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,21 @@ class Command(BaseCommand):
 
 def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = False) -> None:
     """Take batches until `stop` is set; sleep briefly whenever the queue is empty."""
+    logger.info("digest worker started", extra={"batch_size": batch_size})
+    journal = open_journal()
+    try:
+        _run(stop=stop, batch_size=batch_size, until_empty=until_empty, journal=journal)
+    finally:
+        if journal is not None:
+            journal.close()
+    logger.info("digest worker stopped")
+
+
+def _run(
+    *, stop: threading.Event, batch_size: int, until_empty: bool, journal: BatchJournal | None
+) -> None:
     idle_seconds = settings.DIGEST_IDLE_SLEEP_MILLISECONDS / 1000
     gather_seconds = settings.DIGEST_BATCH_WAIT_MILLISECONDS / 1000
-    logger.info("digest worker started", extra={"batch_size": batch_size})
     # After a failed batch, items are taken one at a time for a while, so that one bad item
     # is found (and marked) without holding back the others.
     single_items_left = 0
@@ -65,7 +78,7 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
                 connection.close()
         size = 1 if single_items_left else batch_size
         try:
-            taken = digest_batch(batch_size=size)
+            taken = digest_batch(batch_size=size, journal=journal)
         except Exception:
             # Nothing was committed; the rows are still queued. Fresh connection, then retry
             # item by item, so that an item that cannot be digested is found and set aside.
@@ -84,4 +97,3 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
         if until_empty:
             return
         stop.wait(idle_seconds)
-    logger.info("digest worker stopped")
