@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import BinaryIO, Protocol
 
 import brotli
 import zstandard
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest
 
-from ingest.exceptions import BadRequest, PayloadTooLarge, UnsupportedEncoding
+from ingest.exceptions import (
+    BadRequest,
+    IngestError,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedEncoding,
+)
 
 READ_CHUNK_BYTES = 64 * 1024
 TOO_LARGE = "request content exceeded size limits"
 
 
 class Decoder(Protocol):
-    def feed(self, data: bytes, limit: int) -> bytes: ...
-    def drain(self, limit: int) -> bytes: ...
+    def feed(self, data: bytes) -> None: ...
+    def drain(self, limit: int) -> bytes: ...  # b"" once all that was fed is decoded
     def finish(self) -> None: ...
 
 
@@ -29,71 +37,64 @@ class _ZlibDecoder:
     def __init__(self, wbits: int) -> None:
         self._wbits = wbits
         self._inflater: zlib._Decompress | None = None
-        self._head = b""
+        self._input = b""
 
-    def _start(self, data: bytes) -> bytes:
-        if self._wbits == zlib.MAX_WBITS:
-            # RFC 9110 deflate is zlib-wrapped, but some clients send raw deflate.
-            self._head += data
-            if len(self._head) < 2:
-                return b""
-            data, self._head = self._head, b""
-            cmf, flg = data[0], data[1]
-            is_zlib = cmf & 0x0F == 8 and (cmf << 8 | flg) % 31 == 0
-            self._inflater = zlib.decompressobj(zlib.MAX_WBITS if is_zlib else -zlib.MAX_WBITS)
-        else:
-            self._inflater = zlib.decompressobj(self._wbits)
-        return data
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        if self._inflater is None:
-            data = self._start(data)
-            if self._inflater is None:
-                return b""
-        if self._inflater.eof:
-            return self._next_member(data, limit)
-        return self._inflater.decompress(self._inflater.unconsumed_tail + data, limit)
+    def feed(self, data: bytes) -> None:
+        self._input += data
 
     def drain(self, limit: int) -> bytes:
-        if self._inflater is None:
-            return b""
-        if self._inflater.eof:
-            return self._next_member(b"", limit)
-        if not self._inflater.unconsumed_tail:
-            return b""
-        return self._inflater.decompress(self._inflater.unconsumed_tail, limit)
+        while True:
+            if (self._inflater is None or self._inflater.eof) and not self._start():
+                return b""
+            out = self._inflater.decompress(self._input, limit)
+            self._input = self._inflater.unconsumed_tail
+            # An empty gzip member ends without output: go on with what follows it.
+            if out or not self._inflater.eof:
+                return out
 
-    def _next_member(self, data: bytes, limit: int) -> bytes:
-        """gzip allows several members in a row (RFC 1952 §2.2): go on with the next one.
-        Bytes after a zlib stream are not another stream: refuse them."""
-        rest = self._inflater.unused_data + data
-        if not rest:
-            return b""
-        if self._wbits != 16 + zlib.MAX_WBITS:
-            raise zlib.error("data after the end of the compressed stream")
-        self._inflater = zlib.decompressobj(self._wbits)
-        return self._inflater.decompress(rest, limit)
+    def _start(self) -> bool:
+        """Start the stream, or the next gzip member; False: no input to start it with yet.
+        gzip allows several members in a row (RFC 1952 §2.2), empty ones too; bytes after
+        a zlib stream are not another stream: refuse them."""
+        if self._inflater is not None:
+            self._input = self._inflater.unused_data + self._input
+            if self._input and self._wbits != 16 + zlib.MAX_WBITS:
+                raise zlib.error("data after the end of the compressed stream")
+        wbits = self._wbits
+        if wbits == zlib.MAX_WBITS:
+            # RFC 9110 deflate is zlib-wrapped, but some clients send raw deflate.
+            if len(self._input) < 2:
+                return False
+            cmf, flg = self._input[0], self._input[1]
+            is_zlib = cmf & 0x0F == 8 and (cmf << 8 | flg) % 31 == 0
+            wbits = zlib.MAX_WBITS if is_zlib else -zlib.MAX_WBITS
+        elif not self._input:
+            return False
+        self._inflater = zlib.decompressobj(wbits)
+        return True
 
     def finish(self) -> None:
-        if self._inflater is None:
-            if self._head:
-                raise zlib.error("truncated stream")
-            return
-        if not self._inflater.eof:
+        if self._input or (self._inflater is not None and not self._inflater.eof):
             raise zlib.error("truncated stream")
 
 
 class _BrotliDecoder:
     def __init__(self) -> None:
         self._decompressor = brotli.Decompressor()
+        self._input = b""
 
-    def feed(self, data: bytes, limit: int) -> bytes:
-        return self._decompressor.process(data, output_buffer_limit=max(limit, 1))
+    def feed(self, data: bytes) -> None:
+        self._input += data
 
     def drain(self, limit: int) -> bytes:
+        # Output held back by the limit comes first; meanwhile the decompressor takes no input.
         if self._decompressor.can_accept_more_data():
-            return b""
-        return self._decompressor.process(b"", output_buffer_limit=max(limit, 1))
+            data, self._input = self._input, b""
+            if not data:
+                return b""
+        else:
+            data = b""
+        return self._decompressor.process(data, output_buffer_limit=max(limit, 1))
 
     def finish(self) -> None:
         if not self._decompressor.is_finished():
@@ -101,28 +102,39 @@ class _BrotliDecoder:
 
 
 class _ZstdDecoder:
-    def __init__(self) -> None:
-        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
-        self._pending = b""
+    """zstd; frames in a row are decoded one after the other, skippable ones skipped, as
+    `zstd -d` does (RFC 8878 §3.1); anything else after a frame is refused."""
 
-    def feed(self, data: bytes, limit: int) -> bytes:
-        # zstandard's decompressobj has no output bound: feed it small slices so that one call
-        # inflates at most one slice, and keep the rest for `drain`.
-        self._pending += data
-        return self.drain(limit)
+    def __init__(self) -> None:
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._frame = self._decompressor.decompressobj()
+        self._input = b""
+        self._offset = 0  # of the next byte of `_input` to decode
+
+    def feed(self, data: bytes) -> None:
+        self._input = self._input[self._offset :] + data
+        self._offset = 0
 
     def drain(self, limit: int) -> bytes:
+        # zstandard's decompressobj has no output bound: feed it small slices so that one call
+        # inflates at most one slice, and keep the rest for the next `drain`.
         out = []
         size = 0
-        while self._pending and size <= limit:
-            piece, self._pending = self._pending[:256], self._pending[256:]
-            chunk = self._decompressor.decompress(piece)
+        while self._offset < len(self._input) and size <= limit:
+            if self._frame.eof:
+                self._frame = self._decompressor.decompressobj()
+            piece = self._input[self._offset : self._offset + 256]
+            self._offset += len(piece)
+            chunk = self._frame.decompress(piece)
+            if self._frame.eof:
+                # The slice may hold the start of the next frame.
+                self._offset -= len(self._frame.unused_data)
             out.append(chunk)
             size += len(chunk)
         return b"".join(out)
 
     def finish(self) -> None:
-        if not self._decompressor.eof:
+        if not self._frame.eof:
             raise zstandard.ZstdError("truncated stream")
 
 
@@ -155,11 +167,60 @@ def _raw_stream(request: HttpRequest) -> tuple[BinaryIO | HttpRequest | None, in
     return request, None  # ASGI: Django has the whole body already.
 
 
-def _chunks(stream: BinaryIO | HttpRequest, length: int | None) -> Iterator[bytes]:
+def _stream_errors(request: HttpRequest) -> tuple[type[Exception], ...]:
+    """What reading the body raises when the client's stream is at fault: a connection cut,
+    reset or timed out, and under gunicorn a broken chunked framing."""
+    if "gunicorn.socket" not in request.META:
+        return (OSError,)
+    # gunicorn parses the chunked framing while the application reads the body and raises
+    # its own errors for a bad chunk size, terminator, extension or trailer. Imported here,
+    # where gunicorn is the server and has loaded it: other servers never load its parser.
+    from gunicorn.http.errors import ParseException
+
+    return (ParseException, OSError)
+
+
+def _unreadable(exc: Exception) -> IngestError:
+    # Django's request.read() re-raises an OSError of the stream as UnreadablePostError.
+    if isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError):
+        return RequestTimeout("timed out reading the request body")
+    if isinstance(exc, OSError):  # gunicorn's NoMoreData included: the client left.
+        return BadRequest("incomplete request body")
+    return BadRequest("invalid chunked request body", causes=[str(exc)])
+
+
+@contextmanager
+def _read_timeout(request: HttpRequest) -> Iterator[None]:
+    """Under gunicorn, a timeout on each wait for body bytes from the client's socket.
+
+    gunicorn reads bodies without one: a client that sends its headers and part of a body,
+    then nothing, holds one of the worker's threads for as long as it likes. gthread
+    serves requests in blocking mode (timeout None) and keeps connections alive, so the
+    socket gets its previous timeout back once the body is read, or not."""
+    sock = request.META.get("gunicorn.socket")
+    if sock is None:
+        yield
+        return
+    previous = sock.gettimeout()
+    sock.settimeout(settings.INGEST_BODY_READ_TIMEOUT_SECONDS)
+    try:
+        yield
+    finally:
+        sock.settimeout(previous)
+
+
+def _chunks(
+    stream: BinaryIO | HttpRequest, length: int | None, errors: tuple[type[Exception], ...]
+) -> Iterator[bytes]:
     remaining = length
     while remaining is None or remaining > 0:
         want = READ_CHUNK_BYTES if remaining is None else min(READ_CHUNK_BYTES, remaining)
-        chunk = stream.read(want)
+        try:
+            chunk = stream.read(want)
+        except errors as exc:
+            # gunicorn (>= 27) closes the connection after the answer once a read of the
+            # body raised: the rest of this body is never read as the next request.
+            raise _unreadable(exc) from None
         if not chunk:
             if remaining:
                 raise BadRequest("request body ended before Content-Length")
@@ -167,6 +228,13 @@ def _chunks(stream: BinaryIO | HttpRequest, length: int | None) -> Iterator[byte
         if remaining is not None:
             remaining -= len(chunk)
         yield chunk
+
+
+def _drain(decoder: Decoder, out: bytearray, max_bytes: int) -> None:
+    while more := decoder.drain(max_bytes + 1 - len(out)):
+        out += more
+        if len(out) > max_bytes:
+            raise PayloadTooLarge(TOO_LARGE)
 
 
 def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
@@ -188,23 +256,17 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
     out = bytearray()
     received = 0
     try:
-        for chunk in _chunks(stream, length):
-            received += len(chunk)
-            if received > max_bytes:
-                raise PayloadTooLarge(TOO_LARGE)
-            if decoder is None:
-                out += chunk
-                continue
-            out += decoder.feed(chunk, max_bytes + 1 - len(out))
-            while len(out) <= max_bytes and (more := decoder.drain(max_bytes + 1 - len(out))):
-                out += more
-            if len(out) > max_bytes:
-                raise PayloadTooLarge(TOO_LARGE)
-        if decoder is not None:
-            while more := decoder.drain(max_bytes + 1 - len(out)):
-                out += more
-                if len(out) > max_bytes:
+        with _read_timeout(request):
+            for chunk in _chunks(stream, length, _stream_errors(request)):
+                received += len(chunk)
+                if received > max_bytes:
                     raise PayloadTooLarge(TOO_LARGE)
+                if decoder is None:
+                    out += chunk
+                else:
+                    decoder.feed(chunk)
+                    _drain(decoder, out, max_bytes)
+        if decoder is not None:
             decoder.finish()
     except _DECODE_ERRORS as exc:
         raise BadRequest(f"invalid {encoding} body: {exc}") from None

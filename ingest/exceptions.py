@@ -46,6 +46,12 @@ class Forbidden(IngestError):
     status = 403
 
 
+class RequestTimeout(IngestError):
+    """The client stopped sending its body; it may send the request again (RFC 9110 §15.5.9)."""
+
+    status = 408
+
+
 class PayloadTooLarge(IngestError):
     status = 413
 

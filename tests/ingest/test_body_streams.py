@@ -1,0 +1,244 @@
+"""Request bodies as ingest/body.py reads them: broken, cut or stalled streams under gunicorn,
+and compressed bodies of several gzip members or zstd frames."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import zstandard
+from django.conf import settings
+
+from ingest.body import read_body
+from ingest.exceptions import IngestError
+from ingest.models import QueuedItem
+from tests.conftest import _free_port, _server_environment
+from tests.ingest.conftest import auth_header, event_envelope
+
+pytestmark = pytest.mark.django_db
+
+
+def _store_head(key, *, headers: str) -> bytes:
+    return (
+        f"POST /api/{key.project_id}/store/ HTTP/1.1\r\nHost: x\r\n"
+        f"X-Sentry-Auth: {auth_header(key.public_key)}\r\n"
+        f"Content-Type: application/json\r\n{headers}\r\n"
+    ).encode()
+
+
+def _connect(url: str) -> socket.socket:
+    host, _, port = url.removeprefix("http://").partition(":")
+    # Long enough for the server's answer, short enough that a stuck server fails the test.
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _answer(sock: socket.socket) -> tuple[http.client.HTTPResponse, bytes]:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response, response.read()
+
+
+def _is_closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed the connection after its answer (rather than waiting for
+    another request on it, which would be the unread rest of the body)."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+INVALID = "invalid chunked request body"
+# Sent after headers with `Transfer-Encoding: chunked`, whether the client then stops
+# sending, and the answer's detail.
+BROKEN_CHUNKED_BODIES = {
+    "chunk size not hexadecimal": (b"zz\r\n{}\r\n0\r\n\r\n", False, INVALID),
+    "chunk size line without its end": (b"2" * 9000, False, INVALID),
+    "chunk not followed by CRLF": (b"2\r\n{}XX0\r\n\r\n", False, INVALID),
+    "malformed chunk extension": (b"2;=\r\n{}\r\n0\r\n\r\n", False, INVALID),
+    "client leaves before the end of the trailers": (b"2\r\n{}\r\n0\r\n", True, INVALID),
+    "client leaves in the middle of a chunk": (b"10\r\n{}", True, "incomplete request body"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_CHUNKED_BODIES)
+def test_a_broken_chunked_body_is_a_json_400_and_the_connection_closes(faultline_server, key, case):
+    body, leaves, expected = BROKEN_CHUNKED_BODIES[case]
+    with _connect(faultline_server.url) as sock:
+        sock.sendall(_store_head(key, headers="Transfer-Encoding: chunked\r\n") + body)
+        if leaves:
+            sock.shutdown(socket.SHUT_WR)
+        response, content = _answer(sock)
+        assert response.status == 400, content
+        assert response.getheader("Content-Type") == "application/json", content
+        assert json.loads(content)["detail"] == expected, content
+        assert response.getheader("X-Sentry-Error") == expected
+        assert response.getheader("Access-Control-Allow-Origin") == "*"
+        # Where the next request would start is unknown: the server must not read one.
+        assert _is_closed_by_server(sock)
+
+
+@contextlib.contextmanager
+def _gunicorn(port: int, **env: str):
+    """A gunicorn of its own (the session's live server cannot change its settings)."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket"]
+    process = subprocess.Popen(  # noqa: S603
+        [*command, "--access-logfile", "/dev/null", "config.wsgi"],
+        cwd=settings.BASE_DIR,
+        env={**_server_environment(f"http://127.0.0.1:{port}"), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not start (exit code {process.poll()})")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stalled_bodies_are_answered_408_and_free_their_threads(key):
+    """More clients than threads send `{` of a 100-byte body and then nothing: each is
+    answered once the read timeout runs out, and the server goes on serving."""
+    with _gunicorn(_free_port(), WEB_THREADS="2", INGEST_BODY_READ_TIMEOUT_SECONDS="1") as url:
+        stalled = [_connect(url) for _ in range(3)]
+        try:
+            for sock in stalled:
+                sock.sendall(_store_head(key, headers="Content-Length: 100\r\n") + b"{")
+            for sock in stalled:
+                response, content = _answer(sock)
+                assert response.status == 408, content
+                assert json.loads(content) == {"detail": "timed out reading the request body"}
+                # The 99 bytes still to come are not another request.
+                assert _is_closed_by_server(sock)
+        finally:
+            for sock in stalled:
+                sock.close()
+        with _connect(url) as sock:
+            body = json.dumps({"message": "after the stalled ones"}).encode()
+            sock.sendall(_store_head(key, headers=f"Content-Length: {len(body)}\r\n") + body)
+            response, content = _answer(sock)
+            assert response.status == 200, content
+
+
+@pytest.mark.parametrize(("previous", "sent"), [(None, b"{}"), (5.0, b"{")])
+def test_the_client_socket_gets_its_timeout_back(rf, settings, previous, sent):
+    """gthread reads requests in blocking mode (timeout None) and keeps connections alive:
+    the body's read timeout must not outlive the body, whether it arrived or timed out."""
+    settings.INGEST_BODY_READ_TIMEOUT_SECONDS = 1
+    server_side, client_side = socket.socketpair()
+    with server_side, client_side:
+        server_side.settimeout(previous)
+        client_side.sendall(sent)
+        request = rf.post(
+            "/api/1/store/",
+            data=b"",
+            content_type="application/json",
+            CONTENT_LENGTH="2",
+            **{"wsgi.input": server_side.makefile("rb"), "gunicorn.socket": server_side},
+        )
+        if sent == b"{}":
+            assert read_body(request, max_bytes=1024) == b"{}"
+        else:
+            with pytest.raises(IngestError) as raised:
+                read_body(request, max_bytes=1024)
+            assert (raised.value.status, raised.value.detail) == (
+                408,
+                "timed out reading the request body",
+            )
+        assert server_side.gettimeout() == previous
+
+
+def _zstd(*parts: bytes) -> bytes:
+    return b"".join(zstandard.ZstdCompressor().compress(part) for part in parts)
+
+
+# Payloads below and above the 256-byte slices the zstd decoder is fed.
+SHORT = (b'{"message": ', b'"two frames"}')
+LONG = (bytes(range(256)) * 12, bytes(range(255, -1, -1)) * 12)
+# A frame zstd skips (RFC 8878 §3.1.2): magic, length, content.
+SKIPPABLE = (0x184D2A50).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
+CONCATENATED = {
+    "zstd, two short frames": ("zstd", _zstd(*SHORT), b"".join(SHORT)),
+    "zstd, two long frames": ("zstd", _zstd(*LONG), b"".join(LONG)),
+    "zstd, an empty frame between": ("zstd", _zstd(SHORT[0], b"", SHORT[1]), b"".join(SHORT)),
+    "zstd, a skippable frame between": (
+        "zstd",
+        _zstd(SHORT[0]) + SKIPPABLE + _zstd(SHORT[1]),
+        b"".join(SHORT),
+    ),
+    "gzip, empty members between": (
+        "gzip",
+        gzip.compress(SHORT[0]) + gzip.compress(b"") * 2 + gzip.compress(SHORT[1]),
+        b"".join(SHORT),
+    ),
+    "gzip, empty members first and between long ones": (
+        "gzip",
+        gzip.compress(b"") + gzip.compress(LONG[0]) + gzip.compress(b"") + gzip.compress(LONG[1]),
+        b"".join(LONG),
+    ),
+}
+
+
+def _post(rf, body: bytes, encoding: str):
+    return rf.post(
+        "/api/1/store/", data=body, content_type="application/json", HTTP_CONTENT_ENCODING=encoding
+    )
+
+
+@pytest.mark.parametrize("case", CONCATENATED)
+def test_every_member_and_frame_is_decoded(rf, case):
+    encoding, body, decoded = CONCATENATED[case]
+    assert read_body(_post(rf, body, encoding), max_bytes=64 * 1024) == decoded
+
+
+def test_every_frame_is_decoded_through_the_envelope_endpoint(post_envelope, key):
+    """Split after the event item: the second frame's attachment is not lost."""
+    event = event_envelope()
+    attachment = b'{"type": "attachment", "length": 5, "filename": "a.txt"}\nhello\n'
+    response = post_envelope(_zstd(event, attachment), HTTP_CONTENT_ENCODING="zstd")
+    assert response.status_code == 200, response.content
+    assert sorted(QueuedItem.objects.values_list("type", flat=True)) == ["attachment", "event"]
+    assert QueuedItem.objects.get(type="attachment").body == b"hello"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _zstd(*SHORT) + b"trailing garbage",
+        _zstd(*SHORT) + b"\x28",
+        _zstd(*LONG)[:-3],
+    ],
+    ids=["garbage after the frames", "a frame's first byte", "second frame cut short"],
+)
+def test_zstd_garbage_after_the_frames_is_400(rf, body):
+    with pytest.raises(IngestError) as raised:
+        read_body(_post(rf, body, "zstd"), max_bytes=64 * 1024)
+    assert raised.value.status == 400
+    assert raised.value.detail.startswith("invalid zstd body"), raised.value.detail
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+def test_the_size_limit_counts_every_member_and_frame(rf, encoding):
+    part = b"A" * (48 * 1024)
+    compress = gzip.compress if encoding == "gzip" else _zstd
+    body = b"".join(compress(part) for _ in range(3))
+    with pytest.raises(IngestError) as raised:
+        read_body(_post(rf, body, encoding), max_bytes=128 * 1024)
+    assert raised.value.status == 413
