@@ -181,9 +181,10 @@ class TeamListView(OrganizationEndpoint, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         name = data.validated_data.get("name") or data.validated_data["slug"]
         slug = data.validated_data.get("slug") or slug_from_name(name)
-        if Team.objects.filter(organization=self.organization, slug=slug).exists():
+        # get_or_create: of concurrent requests for one slug, exactly one creates it.
+        team, created = services.ensure_team(organization=self.organization, slug=slug, name=name)
+        if not created:
             raise Conflict("A team with this slug already exists.")
-        team, _ = services.ensure_team(organization=self.organization, slug=slug, name=name)
         return Response(
             TeamSerializer(_teams(self.organization).get(pk=team.pk)).data,
             status=status.HTTP_201_CREATED,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -129,15 +131,23 @@ class TeamProjectCreateView(OrganizationEndpoint):
         data.is_valid(raise_exception=True)
         name = data.validated_data["name"]
         slug = data.validated_data.get("slug") or slug_from_name(name)
-        if Project.objects.filter(organization=self.organization, slug=slug).exists():
+        taken = Project.objects.filter(organization=self.organization, slug=slug)
+        if taken.exists():
             raise Conflict("A project with this slug already exists.")
-        project = services.create_project(
-            organization=self.organization,
-            name=name,
-            slug=slug,
-            platform=data.validated_data.get("platform", ""),
-            teams=[team],
-        )
+        try:
+            with transaction.atomic():
+                project = services.create_project(
+                    organization=self.organization,
+                    name=name,
+                    slug=slug,
+                    platform=data.validated_data.get("platform", ""),
+                    teams=[team],
+                )
+        except (IntegrityError, DjangoValidationError):
+            # A concurrent request took the slug between the check and the insert.
+            if taken.exists():
+                raise Conflict("A project with this slug already exists.") from None
+            raise
         project = _projects(Project.objects.filter(pk=project.pk)).get()
         return Response(ProjectDetailSerializer(project).data, status=status.HTTP_201_CREATED)
 
