@@ -150,9 +150,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON as Sentry's clients send it; forms too, for scripts using curl -d.
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.api.parsers.JSONParser",
+        "config.api.parsers.FormParser",
+        "config.api.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["organizations.throttling.CredentialRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -8,7 +8,6 @@ next authenticator (sessions, for the web UI).
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -40,7 +39,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def _basic(self, credentials: str) -> tuple[object, object] | None:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and text that is not ASCII
             raise exceptions.AuthenticationFailed("Invalid basic header.") from None
         key, _, password = decoded.partition(":")
         if password:

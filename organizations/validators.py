@@ -1,12 +1,16 @@
-"""Slug rules shared by organizations, teams and projects, as Sentry enforces them."""
+"""Slug rules shared by organizations, teams and projects (as Sentry enforces them), and ids."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.text import slugify
 
 SLUG_MAX_LENGTH = 50
+# Row ids are 64-bit signed integers (DEFAULT_AUTO_FIELD is BigAutoField).
+MAX_ID = 2**63 - 1
 
 # Sentry's MIXED_SLUG_PATTERN: lower-case letters, digits, hyphens and underscores, and not
 # digits only (a numeric slug would be ambiguous with ids in /api/0/ paths).
@@ -32,3 +36,18 @@ def is_number(value: str) -> bool:
     """An id in a URL or parameter: ASCII digits only. str.isdigit() also accepts "²", which
     int() and the ORM refuse."""
     return value.isascii() and value.isdigit()
+
+
+def database_ids(values: Iterable[str]) -> list[int]:
+    """The values that can be row ids, as ints; the others name no row and are left out.
+
+    Not only non-numbers: SQLite refuses an int beyond 64 bits in a query (OverflowError) rather
+    than match nothing, and int() refuses a string of over 4300 digits, so the length is checked
+    before converting.
+    """
+    ids = []
+    for value in values:
+        digits = value.lstrip("0") or "0"
+        if is_number(value) and len(digits) <= len(str(MAX_ID)) and int(digits) <= MAX_ID:
+            ids.append(int(digits))
+    return ids

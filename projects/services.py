@@ -12,7 +12,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from organizations.models import Organization, Team
-from organizations.validators import is_number, slug_from_name, validate_sentry_slug
+from organizations.validators import database_ids, slug_from_name, validate_sentry_slug
 from projects.exceptions import TeamOrganizationMismatchError, UnknownProjectError
 from projects.models import (
     Deploy,
@@ -135,8 +135,7 @@ def _projects_named(organization: Organization, names: Iterable[str | int]) -> l
     wanted = [str(name) for name in names]
     projects = Project.objects.for_organization(organization)
     found = {str(p.slug): p for p in projects.filter(slug__in=wanted)}
-    numbers = [name for name in wanted if is_number(name)]
-    found |= {str(p.pk): p for p in projects.filter(pk__in=numbers)}
+    found |= {str(p.pk): p for p in projects.filter(pk__in=database_ids(wanted))}
     missing = [name for name in wanted if name not in found]
     if missing:
         raise UnknownProjectError(f"unknown project(s): {', '.join(missing)}")

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -23,6 +32,36 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
+
+
+def _refused_request(
+    exc: SuspiciousOperation | BadRequest, request: object
+) -> exceptions.APIException:
+    """Django's refusal of a request (a body or query string past its limits, a malformed
+    multipart form) as JSON; left to Django, it is its HTML 400 page."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        refusal = RequestTooLarge(f"Request body too large: at most {limit} bytes.")
+    elif isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        refusal = exceptions.ParseError(f"Too many fields or parameters: at most {limit}.")
+    elif isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        refusal = exceptions.ParseError(f"Too many files: at most {limit}.")
+    else:
+        refusal = exceptions.ParseError()
+    if isinstance(exc, SuspiciousOperation):
+        # Django's handler logs these to django.security.<class>; it no longer sees them.
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(
+            "%s", exc, extra={"status_code": refusal.status_code, "request": request}
+        )
+    return refusal
+
+
 def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map Django's and our own errors to DRF's, then let DRF render them."""
     if isinstance(exc, Http404):
@@ -37,4 +76,6 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
     elif isinstance(exc, IntegrityError) and "unique" in str(exc).lower():
         # Two requests creating the same slug at once: the loser gets what a check would say.
         exc = Conflict()
+    elif isinstance(exc, SuspiciousOperation | BadRequest):
+        exc = _refused_request(exc, context.get("request"))
     return exception_handler(exc, context)

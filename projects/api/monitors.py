@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from config.api.exceptions import ResourceDoesNotExist
 from config.api.pagination import SentryCursorPagination
 from organizations.api import OrganizationEndpoint
-from organizations.validators import is_number
+from organizations.validators import database_ids, is_number
 from projects.models import Monitor, MonitorCheckIn, Project
 from projects.serializers import MonitorCheckInSerializer, MonitorSerializer
 
@@ -32,7 +32,7 @@ class MonitorEndpoint(OrganizationEndpoint):
         if ids and "-1" not in ids:
             if not all(is_number(value) for value in ids):
                 raise ValidationError({"project": ["Project ids are numbers."]})
-            projects = projects.filter(pk__in=ids)
+            projects = projects.filter(pk__in=database_ids(ids))
         return Monitor.objects.for_organization(self.organization).filter(project__in=projects)
 
     def get_monitor(self) -> Monitor:

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from config.api.pagination import SentryCursorPagination
 from organizations.api import OrganizationEndpoint
-from organizations.validators import is_number
+from organizations.validators import database_ids, is_number
 from projects import services
 from projects.api.projects import ProjectEndpoint
 from projects.exceptions import UnknownProjectError
@@ -82,7 +82,7 @@ class OrganizationReleaseListView(ReleaseHealthMixin, OrganizationEndpoint, gene
         if projects:
             if not all(is_number(project) for project in projects):
                 raise ValidationError({"project": ["Project ids are numbers."]})
-            queryset = queryset.filter(projects__pk__in=projects).distinct()
+            queryset = queryset.filter(projects__pk__in=database_ids(projects)).distinct()
         return releases(queryset)
 
     @extend_schema(
