@@ -160,6 +160,7 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "config.api.exceptions.handle_exception",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "config.api.metadata.ApiMetadata",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

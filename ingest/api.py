@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +20,11 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.periods import in_range, parse_period, period_start
 from groups.services import truncate_moment
 from ingest.models import Outcome, OutcomeCounter
 from organizations.api import OrganizationEndpoint
-from organizations.validators import is_number
+from organizations.validators import database_ids
 from projects.api.projects import PROJECT_SCOPES, ProjectEndpoint
 from projects.models import Project
 
@@ -37,8 +37,6 @@ LEGACY_STATS = {
 EVENT_CATEGORIES = ("error", "default", "security")
 # Counts are kept per hour: the finest resolution that can be answered.
 RESOLUTIONS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
-_PERIOD = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 GROUP_BY = {
     "outcome": "outcome",
     "category": "category",
@@ -48,12 +46,21 @@ GROUP_BY = {
 
 
 def _timestamp(raw: str | None, name: str) -> datetime | None:
+    """`since` or `until` in seconds since the epoch, within the range the API takes."""
     if raw in (None, ""):
         return None
     try:
-        return datetime.fromtimestamp(float(raw), tz=UTC)
+        moment = datetime.fromtimestamp(float(raw), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise ParseError(f"{name} must be a numeric timestamp") from None
+    return _in_range(moment, name)
+
+
+def _in_range(moment: datetime, name: str) -> datetime:
+    try:
+        return in_range(moment, name)
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
 
 
 # Bounds on what one request may ask for: about three months of hours, ten years of days.
@@ -97,21 +104,23 @@ class LegacyStatsMixin:
         resolution = params.get("resolution", "1h")
         if resolution not in RESOLUTIONS:
             raise ParseError("Invalid resolution")
+        step = RESOLUTIONS[resolution]
         end = _timestamp(params.get("until"), "until") or timezone.now()
+        # A day before an `until` in range cannot overflow, though it may precede EARLIEST.
         start = _timestamp(params.get("since"), "since") or end - timedelta(days=1)
-        _check_range(start, end, RESOLUTIONS[resolution])
+        _check_range(start, end, step)
         rows = (
             OutcomeCounter.objects.filter(
                 project__in=projects,
                 outcome__in=LEGACY_STATS[stat],
                 category__in=EVENT_CATEGORIES,
-                hour__gte=start - timedelta(days=1),
+                hour__gte=truncate_moment(start, step),
                 hour__lt=end,
             )
             .values("hour")
             .annotate(total=Sum("quantity"))
         )
-        return Response(_series(rows, start, end, RESOLUTIONS[resolution]))
+        return Response(_series(rows, start, end, step))
 
 
 @extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
@@ -134,14 +143,11 @@ class OrganizationStatsView(LegacyStatsMixin, OrganizationEndpoint):
         return self.legacy_series(request, Project.objects.for_organization(self.organization))
 
 
-def _period(raw: str) -> timedelta:
-    match = _PERIOD.match(raw)
-    if not match:
-        raise ParseError(f"Invalid statsPeriod: {raw}")
+def _period_start(raw: str, end: datetime) -> datetime:
     try:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise ParseError("Invalid statsPeriod: too long") from None
+        return period_start(end, parse_period(raw))
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
 
 
 @extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
@@ -161,13 +167,10 @@ class OrganizationStatsV2View(OrganizationEndpoint):
         interval = params.get("interval", "1h")
         if interval not in RESOLUTIONS:
             raise ParseError("Invalid interval: use 1h or 1d")
-        end = self._date(params.get("end")) or timezone.now()
-        try:
-            start = self._date(params.get("start")) or end - _period(
-                params.get("statsPeriod", "14d")
-            )
-        except OverflowError:
-            raise ParseError("Invalid statsPeriod: too long") from None
+        end = self._date(params.get("end"), "end") or timezone.now()
+        start = self._date(params.get("start"), "start") or _period_start(
+            params.get("statsPeriod", "14d"), end
+        )
         _check_range(start, end, RESOLUTIONS[interval])
         rows = OutcomeCounter.objects.filter(
             project__organization=self.organization, hour__gte=start, hour__lt=end
@@ -176,9 +179,8 @@ class OrganizationStatsV2View(OrganizationEndpoint):
             if params.getlist(name):
                 rows = rows.filter(**{f"{name}__in": params.getlist(name)})
         if params.getlist("project"):
-            rows = rows.filter(
-                project_id__in=[p for p in params.getlist("project") if is_number(p)]
-            )
+            # What cannot be an id (not digits, beyond 64 bits) matches nothing, as unknown ids.
+            rows = rows.filter(project_id__in=database_ids(params.getlist("project")))
         columns = [GROUP_BY[name] for name in group_by]
         rows = rows.values("hour", *columns).annotate(total=Sum("quantity"))
         return Response(
@@ -186,14 +188,15 @@ class OrganizationStatsV2View(OrganizationEndpoint):
         )
 
     @staticmethod
-    def _date(raw: str | None) -> datetime | None:
+    def _date(raw: str | None, name: str) -> datetime | None:
+        """`start` or `end` in UTC (naive ones are UTC), within the range the API takes."""
         if not raw:
             return None
         try:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             raise ParseError(f"Invalid date: {raw}") from None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _in_range(value, name)
 
     @staticmethod
     def _shape(

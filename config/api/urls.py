@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,18 +16,28 @@ from ingest import api as stats
 
 
 @extend_schema(exclude=True)
-@api_view(["GET", "POST", "PUT", "DELETE", "PATCH"])
+@api_view(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
 @permission_classes([AllowAny])
 def not_found(request: Request, rest: str = "") -> Response:
     """Unknown /api/0/ paths answer JSON, as sentry-cli needs (it parses nothing else)."""
     raise ResourceDoesNotExist
 
 
+class SchemaDocsView(SpectacularSwaggerView):
+    """Swagger UI for the schema. Its page is HTML; OPTIONS and errors (a 405 for a POST)
+    answer JSON, as everywhere else under /api/0/ (its HTML renderer needs a template)."""
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        if self.request.method in ("GET", "HEAD"):
+            return super().get_renderers()
+        return [JSONRenderer()]
+
+
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-0-schema"),
     path(
         "schema/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-0-schema"),
+        SchemaDocsView.as_view(url_name="api-0-schema"),
         name="api-0-schema-docs",
     ),
     path("", include("organizations.urls")),

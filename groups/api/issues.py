@@ -27,7 +27,7 @@ from groups.serializers.issues import (
     IssueUpdateSerializer,
     ShortIdSerializer,
 )
-from organizations.api import OrganizationEndpoint
+from organizations.api import OrganizationEndpoint, use_query_string_as_body
 from organizations.permissions import ScopePermission, request_scopes
 from organizations.validators import is_number
 from projects.api.projects import ProjectEndpoint
@@ -316,6 +316,7 @@ class IssueEndpoint(OrganizationEndpoint):
             permission.has_organization_permission(request, self, self.organization)
         ):
             raise PermissionDenied
+        use_query_string_as_body(request)
 
     def find_issue(self, issue_id: str) -> Group:
         organization = getattr(self, "organization", None)
