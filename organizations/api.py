@@ -31,7 +31,7 @@ from organizations.serializers import (
     TeamSerializer,
     serialize_user,
 )
-from organizations.validators import is_number, slug_from_name
+from organizations.validators import is_id, slug_from_name
 
 _NOT_PARAMETERS = frozenset({"cursor", "per_page", "id", "format"})
 
@@ -53,7 +53,7 @@ def use_query_string_as_body(request: Request) -> None:
 
 def find_organization(value: str) -> Organization:
     organization = Organization.objects.filter(slug=value).first()
-    if organization is None and is_number(value):
+    if organization is None and is_id(value):
         organization = Organization.objects.filter(pk=int(value)).first()
     if organization is None:
         raise ResourceDoesNotExist
@@ -275,9 +275,7 @@ class ApiTokenDetailView(generics.GenericAPIView):
     def delete(self, request: Request, token_id: str) -> Response:
         if not (request.user and request.user.is_authenticated):
             raise PermissionDenied
-        tokens = UserToken.objects.filter(
-            pk=token_id if is_number(token_id) else 0, user=request.user
-        )
+        tokens = UserToken.objects.filter(pk=token_id if is_id(token_id) else 0, user=request.user)
         if not services.revoke_credentials(credentials=tokens):
             raise ResourceDoesNotExist
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -38,16 +38,17 @@ def is_number(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
-def database_ids(values: Iterable[str]) -> list[int]:
-    """The values that can be row ids, as ints; the others name no row and are left out.
+def is_id(value: str) -> bool:
+    """Whether `value` can be a row id: digits, within 64 bits.
 
-    Not only non-numbers: SQLite refuses an int beyond 64 bits in a query (OverflowError) rather
-    than match nothing, and int() refuses a string of over 4300 digits, so the length is checked
-    before converting.
+    Not only non-numbers are no ids: SQLite refuses an int beyond 64 bits in a query
+    (OverflowError) rather than match nothing, and int() refuses a string of over 4300 digits,
+    so the length is checked before converting.
     """
-    ids = []
-    for value in values:
-        digits = value.lstrip("0") or "0"
-        if is_number(value) and len(digits) <= len(str(MAX_ID)) and int(digits) <= MAX_ID:
-            ids.append(int(digits))
-    return ids
+    digits = value.lstrip("0") or "0"
+    return is_number(value) and len(digits) <= len(str(MAX_ID)) and int(digits) <= MAX_ID
+
+
+def database_ids(values: Iterable[str]) -> list[int]:
+    """The values that can be row ids, as ints; the others name no row and are left out."""
+    return [int(value) for value in values if is_id(value)]

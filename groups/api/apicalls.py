@@ -20,7 +20,7 @@ from groups.serializers.apicalls import (
     ApiCallSerializer,
 )
 from groups.services import apicalls as services
-from organizations.validators import is_number
+from organizations.validators import is_id
 from projects.api.projects import PROJECT_SCOPES, ProjectEndpoint
 
 API_CALL_SCOPES = {"GET": PROJECT_SCOPES["GET"]}
@@ -73,7 +73,7 @@ class ProjectApiCallDetailView(ApiCallEndpoint):
     def get(self, request: Request, **kwargs: str) -> Response:
         value = kwargs["api_call_id"]
         calls = ApiCall.objects.for_project(self.project)
-        call = calls.filter(pk=int(value)).first() if is_number(value) else None
+        call = calls.filter(pk=int(value)).first() if is_id(value) else None
         if call is None:
             raise ResourceDoesNotExist
         context = {"errors": services.errors_of_call(call=call)}

@@ -25,7 +25,7 @@ from groups.services.attachments import (
     store_user_reports,
     user_reports_of_issue,
 )
-from organizations.validators import is_number
+from organizations.validators import is_id
 from projects.api.projects import ProjectEndpoint
 
 # Sentry's ProjectUserReportsEndpoint: reading needs project:read, submitting too.
@@ -65,7 +65,7 @@ class EventAttachmentDetailView(ProjectEndpoint):
             Attachment.objects.filter(
                 project=self.project, event_id=event_id, pk=attachment_id
             ).first()
-            if event_id is not None and is_number(attachment_id)
+            if event_id is not None and is_id(attachment_id)
             else None
         )
         if attachment is None:

@@ -29,7 +29,7 @@ from groups.serializers.issues import (
 )
 from organizations.api import OrganizationEndpoint, use_query_string_as_body
 from organizations.permissions import ScopePermission, request_scopes
-from organizations.validators import is_number
+from organizations.validators import is_id
 from projects.api.projects import ProjectEndpoint
 from projects.models import Project
 
@@ -320,7 +320,7 @@ class IssueEndpoint(OrganizationEndpoint):
 
     def find_issue(self, issue_id: str) -> Group:
         organization = getattr(self, "organization", None)
-        if is_number(issue_id):
+        if is_id(issue_id):
             issues = Group.objects.select_related("project__organization")
             if organization is not None:
                 issues = issues.for_organization(organization)

@@ -18,7 +18,7 @@ from config.api.pagination import SentryCursorPagination
 from organizations.api import OrganizationEndpoint, visible_organizations
 from organizations.models import Team
 from organizations.permissions import ScopePermission
-from organizations.validators import is_number, slug_from_name
+from organizations.validators import is_id, slug_from_name
 from projects import services
 from projects.models import Project, ProjectKey, ProjectRedirect
 from projects.serializers import (
@@ -56,7 +56,7 @@ class ProjectEndpoint(OrganizationEndpoint):
     def find_project(self, value: str) -> Project:
         projects = Project.objects.for_organization(self.organization)
         project = projects.filter(slug=value).first()
-        if project is None and is_number(value):
+        if project is None and is_id(value):
             project = projects.filter(pk=int(value)).first()
         if project is None:
             redirect = ProjectRedirect.objects.filter(

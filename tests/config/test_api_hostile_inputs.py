@@ -133,6 +133,24 @@ TOO_MANY_FIELDS = (
 TOO_LARGE = f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
 
 
+@pytest.mark.parametrize("value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/0/organizations/{value}/",
+        "/api/0/projects/{org}/{value}/",
+        "/api/0/issues/{value}/",
+        "/api/0/organizations/{org}/issues/{value}/",
+        "/api/0/projects/{org}/web/api-calls/{value}/",
+        "/api/0/projects/{org}/web/events/0123456789abcdef0123456789abcdef/attachments/{value}/",
+    ],
+)
+def test_ids_in_paths_past_64_bits_are_unknown(client, organization, project, path, value):
+    # int() refuses over 4300 digits (a 500); gunicorn's request-line limit hid it there.
+    response = client.get(path.format(org=organization.slug, value=value))
+    assert_error(response, 404)
+
+
 class TestLoneSurrogates:
     """A string that cannot be encoded as UTF-8 is refused by the parsers, before a query or an
     error message that echoes it fails on it."""
