@@ -79,7 +79,8 @@ class OrganizationReleaseListView(ReleaseHealthMixin, OrganizationEndpoint, gene
         if self.request.query_params.get("query"):
             queryset = queryset.filter(version__icontains=self.request.query_params["query"])
         projects = self.request.query_params.getlist("project")
-        if projects:
+        # -1: every project, as Sentry's clients say it (monitors and issues read it so too).
+        if projects and "-1" not in projects:
             if not all(is_number(project) for project in projects):
                 raise ValidationError({"project": ["Project ids are numbers."]})
             queryset = queryset.filter(projects__pk__in=database_ids(projects)).distinct()

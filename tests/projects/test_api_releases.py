@@ -126,3 +126,19 @@ def test_other_organization(api_client):
     other = ProjectFactory()
     response = api_client.get(f"/api/0/organizations/{other.organization.slug}/releases/")
     assert response.status_code == 403, response.content
+
+
+def test_project_filter(api_client, organization, project):
+    other = services.create_project(organization=organization, name="api")
+    for version, slug in (("web@1", project.slug), ("api@1", other.slug)):
+        body = {"version": version, "projects": [slug]}
+        assert api_client.post(url(organization), body, format="json").status_code == 201
+
+    def versions(value):
+        response = api_client.get(url(organization), {"project": value})
+        assert response.status_code == 200, response.content
+        return sorted(release["version"] for release in response.json())
+
+    assert versions(project.pk) == ["web@1"]
+    # -1 is "all projects" in Sentry's clients, as on the issue and monitor lists.
+    assert versions("-1") == ["api@1", "web@1"]
