@@ -232,11 +232,12 @@ INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = env_int(
 )
 # Under gunicorn, how long ingest waits for the next bytes of a request body before it
 # answers 408 and the connection is closed: without it, a client that stops in the middle
-# of its body holds a web thread for good. It bounds each wait, not the whole upload. 30 s
-# is gunicorn's `timeout` (config/gunicorn.py): far beyond a TCP retransmission or a mobile
-# network's stall, and what the project already calls a stuck request.
+# of its body holds a web thread for good. It bounds each wait, not the whole upload. 20 s
+# is far beyond a TCP retransmission or a mobile network's stall, and below gunicorn's
+# `timeout` (30 s, config/gunicorn.py), so that a sync worker (WEB_THREADS=1), whose
+# heartbeat stops while it waits, answers 408 before the arbiter kills it.
 INGEST_BODY_READ_TIMEOUT_SECONDS = env_int(
-    "INGEST_BODY_READ_TIMEOUT_SECONDS", default=30, minimum=1
+    "INGEST_BODY_READ_TIMEOUT_SECONDS", default=20, minimum=1
 )
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=250, minimum=1)

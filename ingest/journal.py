@@ -5,7 +5,8 @@ dies in a batch (a segfault in a C extension, the OOM killer) rolls back too, bu
 nothing: the same batch, taken again by the restarted worker, would kill it again, forever.
 So a worker writes the ids of its batch to a file of its own before digesting it and
 empties the file after. The file stays locked (flock) while the worker lives; a worker
-starting on the same machine takes over the files of dead ones, counts one failure for each
+starting with the same data directory (on this machine, or in a container sharing its
+volume) takes over the files of dead ones, counts one failure for each
 item still queued, and those items are then digested one at a time (ingest.digest._claim),
 so that the one that kills is parked after QueuedItem.MAX_FAILURES deaths and the others
 go through.
@@ -17,6 +18,8 @@ import fcntl
 import hashlib
 import logging
 import os
+import socket
+import uuid
 from pathlib import Path
 from typing import IO
 
@@ -53,6 +56,11 @@ def recover_dead_batches(directory: Path) -> int:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its worker is alive
+            try:
+                if os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
+                    continue  # taken over and removed meanwhile; the path names another file
+            except FileNotFoundError:
+                continue
             ids = [int(part) for part in handle.read().split(",") if part.strip().isdigit()]
             if ids:
                 marked += (
@@ -76,20 +84,42 @@ class BatchJournal:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{os.getpid()}{_SUFFIX}"
-        self._file: IO[str] = self.path.open("w")
+        # A name no other worker has, even one with the same pid in another container that
+        # shares the data directory: created, never opened over another worker's file.
+        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}{_SUFFIX}"
+        self.path = directory / name
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file: IO[str] = os.fdopen(descriptor, "w")
         fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._written = False
+        self._broken = False
 
     def begin(self, ids: list[int]) -> None:
+        if self._broken:
+            return
         # Written to the kernel, not synced to disk: what must outlive is this process.
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(",".join(map(str, ids)))
-        self._file.flush()
+        try:
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.write(",".join(map(str, ids)))
+            self._file.flush()
+        except OSError as exc:
+            # A full disk must not stop digesting: go on without the journal.
+            logger.error("batch journal %s unusable, digesting without it: %s", self.path, exc)
+            self._broken = True
+            return
+        self._written = True
 
     def end(self) -> None:
-        self._file.seek(0)
-        self._file.truncate()
+        if not self._written:
+            return  # an idle poll: nothing to clear
+        try:
+            self._file.seek(0)
+            self._file.truncate()
+        except OSError as exc:
+            logger.error("batch journal %s unusable, digesting without it: %s", self.path, exc)
+            self._broken = True
+        self._written = False
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)

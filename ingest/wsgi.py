@@ -54,11 +54,14 @@ def _resolve(path: str) -> ResolverMatch | None:
         return None
 
 
+@lru_cache(maxsize=64)
 def is_plain_text_codec(name: str) -> bool:
     """Whether a request's query string and form may be decoded with this charset."""
     try:
         info = codecs.lookup(name)
-    except LookupError:
+        # As Django decodes: some codecs ("undefined") refuse every input.
+        b"a=%C3%A9".decode(info.name, "replace")
+    except (LookupError, UnicodeError, TypeError):
         return False
     # base64, zlib, hex and the like are codecs from bytes to bytes: no text at all.
     return getattr(info, "_is_text_encoding", True) and info.name not in _NOT_REQUEST_TEXT

@@ -45,8 +45,8 @@ def is_id(value: str) -> bool:
     (OverflowError) rather than match nothing, and int() refuses a string of over 4300 digits,
     so the length is checked before converting.
     """
-    digits = value.lstrip("0") or "0"
-    return is_number(value) and len(digits) <= len(str(MAX_ID)) and int(digits) <= MAX_ID
+    # The length of the text itself: callers convert it with int(), leading zeros and all.
+    return is_number(value) and len(value) <= len(str(MAX_ID)) and int(value) <= MAX_ID
 
 
 def database_ids(values: Iterable[str]) -> list[int]:

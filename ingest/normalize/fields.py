@@ -132,8 +132,8 @@ def normalize_tags(tags: Any) -> list[list[str]]:
 
 # One %-conversion: an optional mapping key, flags, width, precision, length modifier, type.
 _PERCENT = re.compile(
-    r"%(?:\((?P<name>[^)]*)\))?[-+ #0]*(?P<width>\d+|\*)?(?:\.(?P<precision>\d+|\*))?[hlL]?"
-    r"(?P<type>.?)",
+    r"%(?:\((?P<name>[^)]*)\))?(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?"
+    r"(?:\.(?P<precision>\d+|\*))?[hlL]?(?P<type>.?)",
     re.DOTALL,
 )
 _PERCENT_TYPES = frozenset("diouxXeEfFgGcrsa")
@@ -176,7 +176,7 @@ def format_logentry(message: str, params: Any, *, max_chars: int = MAX_MESSAGE_C
                 return _format_braces(message, list(params), max_chars)
         if isinstance(params, dict) and params and "%(" in message:
             return _format_percent(message, params, max_chars)
-    except _Unformattable:
+    except (_Unformattable, RecursionError):  # RecursionError: str() of a param nested ~1000 deep
         pass
     return message[:max_chars]
 
@@ -206,7 +206,7 @@ def _format_percent(message: str, params: list[Any] | dict[str, Any], max_chars:
             value = params[used]
             used += 1
         try:
-            text = ("%" + kind) % (value,)
+            text = ("%" + match["flags"] + kind) % (value,)
         except (TypeError, ValueError, OverflowError):
             raise _Unformattable from None
         if not out.add(text):

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db
 BEYOND_64_BITS = 99999999999999999999
 # Python's int() refuses strings of over 4300 digits.
 TOO_MANY_DIGITS = "9" * 5000
+# int() counts leading zeros too.
+ZERO_PADDED = "0" * 4999 + "1"
 
 
 @pytest.fixture
@@ -63,7 +65,9 @@ def writes(organization, group):
 class TestIdsBeyondTheDatabase:
     """An id past 64 bits names no project, as an unknown id; SQLite refused it in the query."""
 
-    @pytest.mark.parametrize("value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS])
+    @pytest.mark.parametrize(
+        "value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS, ZERO_PADDED]
+    )
     def test_release_list_filter_matches_nothing(self, client, organization, project, value):
         client.post(
             org_url(organization, "releases/"),
@@ -76,7 +80,9 @@ class TestIdsBeyondTheDatabase:
         both = client.get(org_url(organization, "releases/"), {"project": [value, project.pk]})
         assert [release["version"] for release in both.json()] == ["v1"], both.content
 
-    @pytest.mark.parametrize("value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS])
+    @pytest.mark.parametrize(
+        "value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS, ZERO_PADDED]
+    )
     def test_monitor_filter_matches_nothing(self, client, organization, project, value):
         monitor = MonitorFactory(project=project)
         response = client.get(org_url(organization, "monitors/"), {"project": value})
@@ -85,7 +91,9 @@ class TestIdsBeyondTheDatabase:
         detail = client.get(org_url(organization, f"monitors/{monitor.slug}/"), {"project": value})
         assert_error(detail, 404)
 
-    @pytest.mark.parametrize("value", [BEYOND_64_BITS, str(BEYOND_64_BITS), TOO_MANY_DIGITS])
+    @pytest.mark.parametrize(
+        "value", [BEYOND_64_BITS, str(BEYOND_64_BITS), TOO_MANY_DIGITS, ZERO_PADDED]
+    )
     def test_release_and_deploy_writes_name_an_unknown_project(
         self, client, organization, project, value
     ):
@@ -133,7 +141,7 @@ TOO_MANY_FIELDS = (
 TOO_LARGE = f"Request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
 
 
-@pytest.mark.parametrize("value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS])
+@pytest.mark.parametrize("value", [str(BEYOND_64_BITS), str(2**63), TOO_MANY_DIGITS, ZERO_PADDED])
 @pytest.mark.parametrize(
     "path",
     [

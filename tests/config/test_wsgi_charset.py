@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.parametrize(
-    "charset", ["unicode_escape", "raw_unicode_escape", "utf-7", "punycode", "idna", "base64"]
+    "charset",
+    ["unicode_escape", "raw_unicode_escape", "utf-7", "punycode", "idna", "base64", "undefined"],
 )
 def test_a_charset_that_is_no_plain_text_is_read_as_utf8(faultline_server, organization, charset):
     # Found by fuzzing: Django decoded the query string with it, a 500 while building the

@@ -342,6 +342,7 @@ def test_logentry_params_are_formatted(logentry, expected):
         ("{} and {}", ["only one"], "{} and {}"),
         ("plain", ["unused"], "plain"),
         ("{1} before {0}", ["a", "b"], "b before a"),
+        ("%+d %#x % d %#o", [5, 255, 5, 8], "+5 0xff  5 0o10"),
         ("{0!r} is not {1!s}", ["a", 1], "'a' is not 1"),
         ("100%% of %s", ["x"], "100% of x"),
         ("100% done", ["x"], "100% done"),
