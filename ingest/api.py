@@ -20,7 +20,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api.periods import in_range, parse_period, period_start
+from config.api.periods import moment_param, period_start_param
 from groups.services import truncate_moment
 from ingest.models import Outcome, OutcomeCounter
 from organizations.api import OrganizationEndpoint
@@ -53,14 +53,7 @@ def _timestamp(raw: str | None, name: str) -> datetime | None:
         moment = datetime.fromtimestamp(float(raw), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise ParseError(f"{name} must be a numeric timestamp") from None
-    return _in_range(moment, name)
-
-
-def _in_range(moment: datetime, name: str) -> datetime:
-    try:
-        return in_range(moment, name)
-    except ValueError as exc:
-        raise ParseError(str(exc)) from None
+    return moment_param(moment, name)
 
 
 # Bounds on what one request may ask for: about three months of hours, ten years of days.
@@ -143,13 +136,6 @@ class OrganizationStatsView(LegacyStatsMixin, OrganizationEndpoint):
         return self.legacy_series(request, Project.objects.for_organization(self.organization))
 
 
-def _period_start(raw: str, end: datetime) -> datetime:
-    try:
-        return period_start(end, parse_period(raw))
-    except ValueError as exc:
-        raise ParseError(str(exc)) from None
-
-
 @extend_schema_view(get=extend_schema(responses=OpenApiTypes.OBJECT))
 class OrganizationStatsV2View(OrganizationEndpoint):
     """Outcome totals and series: accepted, filtered, rate limited, invalid, client discards."""
@@ -168,7 +154,7 @@ class OrganizationStatsV2View(OrganizationEndpoint):
         if interval not in RESOLUTIONS:
             raise ParseError("Invalid interval: use 1h or 1d")
         end = self._date(params.get("end"), "end") or timezone.now()
-        start = self._date(params.get("start"), "start") or _period_start(
+        start = self._date(params.get("start"), "start") or period_start_param(
             params.get("statsPeriod", "14d"), end
         )
         _check_range(start, end, RESOLUTIONS[interval])
@@ -196,7 +182,7 @@ class OrganizationStatsV2View(OrganizationEndpoint):
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             raise ParseError(f"Invalid date: {raw}") from None
-        return _in_range(value, name)
+        return moment_param(value, name)
 
     @staticmethod
     def _shape(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -66,7 +65,7 @@ def _parse_version(raw: str | None) -> int:
 def _basic_pairs(value: str) -> dict[str, str] | None:
     try:
         decoded = base64.b64decode(value[6:].strip(), validate=True).decode()
-    except (binascii.Error, ValueError):  # ValueError: not ASCII, UnicodeDecodeError too
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and text that is not ASCII
         raise Unauthorized("bad x-sentry-auth header") from None
     return {"sentry_key": decoded.partition(":")[0]}
 

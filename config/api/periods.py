@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from rest_framework.exceptions import ParseError
+
 _PERIOD = re.compile(r"(\d{1,6})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # A day inside Python's datetime range at both ends: aligning a range to whole days, or a
@@ -40,3 +42,20 @@ def period_start(end: datetime, period: timedelta) -> datetime:
         return in_range(end - period, "statsPeriod")
     except (OverflowError, ValueError):
         raise ValueError("Invalid statsPeriod: too long.") from None
+
+
+def moment_param(moment: datetime, name: str) -> datetime:
+    """in_range() for a query parameter: out of range is a 400."""
+    try:
+        return in_range(moment, name)
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
+
+
+def period_start_param(raw: str, end: datetime) -> datetime:
+    """The start of a `statsPeriod` query parameter before `end`; a bad or too long one is a
+    400."""
+    try:
+        return period_start(end, parse_period(raw))
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None

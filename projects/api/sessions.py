@@ -12,7 +12,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api.periods import in_range, parse_period, period_start
+from config.api.periods import moment_param, period_start_param
 from organizations.api import OrganizationEndpoint
 from organizations.validators import is_number
 from projects.health_queries import FIELDS, GROUP_COLUMNS, SessionQuery, query_sessions
@@ -34,17 +34,7 @@ def _date(raw: str, name: str) -> datetime:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ParseError(f"Invalid {name}: {raw}") from None
-    try:
-        return in_range(value, name)
-    except ValueError as exc:
-        raise ParseError(str(exc)) from None
-
-
-def _period_start(raw: str, end: datetime) -> datetime:
-    try:
-        return period_start(end, parse_period(raw))
-    except ValueError as exc:
-        raise ParseError(str(exc)) from None
+    return moment_param(value, name)
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -62,7 +52,7 @@ def _range(request: Request, step: timedelta) -> tuple[datetime, datetime]:
         start, end = _date(params["start"], "start"), _date(params["end"], "end")
     else:
         end = timezone.now()
-        start = _period_start(params.get("statsPeriod") or "24h", end)
+        start = period_start_param(params.get("statsPeriod") or "24h", end)
     aligned_end = _floor(end, step)
     if aligned_end < end:
         aligned_end += step
