@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import BigIntegerField, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Length
@@ -307,7 +308,6 @@ def accept_envelope(
     for item in kept:
         if item.type not in STORED_TYPES:
             outcomes[(item.category, Outcome.FILTERED, "not_stored")] += 1
-    record_outcomes(project_id=project.pk, outcomes=outcomes)
     _enqueue(
         key=key,
         items=stored,
@@ -316,8 +316,23 @@ def accept_envelope(
         envelope=envelope,
         group_commit=group_commit,
     )
+    # Only once the items are queued: an envelope refused with a 503 is sent again, and its
+    # filtered items would be counted once per attempt.
+    _record_after_accept(project_id=project.pk, outcomes=outcomes)
     header = ", ".join(filter(None, [header, full_header, not_stored_header()]))
     return Accepted(event_id=event_id, rate_limits=header, queued=len(stored))
+
+
+def _record_after_accept(*, project_id: int, outcomes: Counter[tuple[str, str, str]]) -> None:
+    """Count what the door filtered out of an accepted envelope. The items are already
+    queued: a database failure now loses these counts, not the SDK's 200 (a 503 would make
+    it send the envelope again, and items without an event id would be stored twice)."""
+    try:
+        record_outcomes(project_id=project_id, outcomes=outcomes)
+    except DatabaseError:
+        if connection.in_atomic_block:
+            raise
+        logger.exception("outcome counters of an accepted envelope not recorded: %s", outcomes)
 
 
 # Categories of the item types that Faultline counts but does not store (fixed at start-up:

@@ -14,8 +14,8 @@ from django.utils import timezone
 from groups.bulk import MAX_PARAMS_PER_STATEMENT
 from ingest import queue
 from ingest.groupcommit import CommitTimeout, GroupCommitter
-from ingest.models import QueuedItem
-from tests.ingest.conftest import auth_header, event_envelope
+from ingest.models import OutcomeCounter, QueuedItem
+from tests.ingest.conftest import auth_header, envelope_bytes, event_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -253,12 +253,9 @@ def _hold_queue_table(connection) -> None:
         connection.connection.execute("BEGIN IMMEDIATE")
 
 
-@pytest.mark.usefixtures("_stop_the_ingest_committer")
-def test_a_threaded_server_request_gets_503_when_the_queue_cannot_be_written(client, key, settings):
-    """A request on a server thread (so group commit), while another transaction holds the
-    queue's table: a 503 with a JSON detail after the timeout, not a hang, not a 500."""
-    settings.INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = 1
-    event_id = uuid.uuid4().hex
+def _post_while_the_queue_is_held(client, key, body: bytes):
+    """POST `body` on a server thread (so group commit) while another transaction holds the
+    queue's table; the response, and the table let go."""
     blocker = connections.create_connection("default")
     responses = []
 
@@ -267,7 +264,7 @@ def test_a_threaded_server_request_gets_503_when_the_queue_cannot_be_written(cli
             responses.append(
                 client.post(
                     f"/api/{key.project_id}/envelope/",
-                    data=event_envelope({"message": "held"}, event_id=event_id),
+                    data=body,
                     content_type="application/x-sentry-envelope",
                     HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
                 )
@@ -280,15 +277,49 @@ def test_a_threaded_server_request_gets_503_when_the_queue_cannot_be_written(cli
         thread = threading.Thread(target=post)
         thread.start()
         thread.join(30)
-        (response,) = responses
-        assert response.status_code == 503, response.content
-        assert response.json() == {"detail": "the accepted items could not be stored in time"}
-        assert response["X-Sentry-Error"] == response.json()["detail"]
     finally:
         blocker.connection.rollback()
         blocker.close()
+    (response,) = responses
+    return response
+
+
+@pytest.mark.usefixtures("_stop_the_ingest_committer")
+def test_a_threaded_server_request_gets_503_when_the_queue_cannot_be_written(client, key, settings):
+    """A 503 with a JSON detail after the timeout, not a hang, not a 500."""
+    settings.INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = 1
+    event_id = uuid.uuid4().hex
+    body = event_envelope({"message": "held"}, event_id=event_id)
+    response = _post_while_the_queue_is_held(client, key, body)
+    assert response.status_code == 503, response.content
+    assert response.json() == {"detail": "the accepted items could not be stored in time"}
+    assert response["X-Sentry-Error"] == response.json()["detail"]
     # Written once the table is free: the SDK's retry would be deduplicated by event id.
     _wait_for(lambda: _queued_ids() == {event_id}, seconds=30)
+
+
+@pytest.mark.usefixtures("_stop_the_ingest_committer")
+def test_an_envelope_sent_again_after_a_503_counts_its_filtered_items_once(client, key, settings):
+    settings.INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = 1
+    event_id = uuid.uuid4().hex
+    body = envelope_bytes(
+        {"event_id": event_id},
+        [({"type": "future_thing"}, b"whatever"), ({"type": "event"}, {"message": "held"})],
+    )
+    assert _post_while_the_queue_is_held(client, key, body).status_code == 503
+    _wait_for(lambda: _queued_ids() == {event_id}, seconds=30)
+    assert not OutcomeCounter.objects.exists()
+
+    response = client.post(
+        f"/api/{key.project_id}/envelope/",
+        data=body,
+        content_type="application/x-sentry-envelope",
+        HTTP_X_SENTRY_AUTH=auth_header(key.public_key),
+    )
+    assert response.status_code == 200, response.content
+    assert list(OutcomeCounter.objects.values_list("reason", "quantity")) == [
+        ("unknown_item:future_thing", 1)
+    ]
 
 
 def test_main_thread_requests_write_their_own_statement(post_envelope):
