@@ -6,6 +6,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from config.charsets import asgi_without_odd_charsets
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+# Django's handler for every path, the SDK endpoints included (config.wsgi, not this, takes
+# those out of the middleware chain); request charsets as under config.wsgi.
+application = asgi_without_odd_charsets(get_asgi_application())
