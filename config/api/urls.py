@@ -23,9 +23,9 @@ def not_found(request: Request, rest: str = "") -> Response:
     raise ResourceDoesNotExist
 
 
-class SchemaDocsView(SpectacularSwaggerView):
-    """Swagger UI for the schema. Its page is HTML; OPTIONS and errors (a 405 for a POST)
-    answer JSON, as everywhere else under /api/0/ (its HTML renderer needs a template)."""
+class _JsonBesidesGet:
+    """Only GET and HEAD answer the view's own formats (the schema's YAML, the docs' HTML):
+    OPTIONS and errors (a 405 for a POST) answer JSON, as everywhere else under /api/0/."""
 
     def get_renderers(self) -> list[BaseRenderer]:
         if self.request.method in ("GET", "HEAD"):
@@ -33,8 +33,16 @@ class SchemaDocsView(SpectacularSwaggerView):
         return [JSONRenderer()]
 
 
+class SchemaView(_JsonBesidesGet, SpectacularAPIView):
+    """The OpenAPI schema, YAML or JSON by content negotiation (`?format=json`)."""
+
+
+class SchemaDocsView(_JsonBesidesGet, SpectacularSwaggerView):
+    """Swagger UI for the schema."""
+
+
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-0-schema"),
+    path("schema/", SchemaView.as_view(), name="api-0-schema"),
     path(
         "schema/docs/",
         SchemaDocsView.as_view(url_name="api-0-schema"),

@@ -81,8 +81,6 @@ def test_options_on_every_route_answers_json(api_client, samples):
         path = "/api/0/" + _PARAMETER.sub(lambda match: samples[match.group(1)], route)
         response = api_client.options(path)
         assert response.status_code == 200, (path, response.content[:500])
-        if route == "schema/":
-            continue  # the schema view renders its metadata as OpenAPI YAML does
         assert response["Content-Type"] == "application/json", (path, response.content[:500])
         body = response.json()
         assert {"name", "description", "renders", "parses"} <= set(body), (path, body)
@@ -110,22 +108,30 @@ def test_options_still_needs_credentials_and_access(client, api_client_for, samp
     assert response.status_code == 403, response.content
 
 
-class TestSchemaDocs:
-    def test_options_and_other_methods_answer_json(self, client):
-        response = client.options("/api/0/schema/docs/")
+class TestSchemaViews:
+    @pytest.mark.parametrize("path", ["/api/0/schema/", "/api/0/schema/docs/"])
+    def test_options_and_other_methods_answer_json(self, client, path):
+        response = client.options(path)
         assert response.status_code == 200, response.content[:500]
         assert response.json()["name"], response.content
-        response = client.post("/api/0/schema/docs/")
-        assert (response.status_code, response.json()) == (
-            405,
-            {"detail": 'Method "POST" not allowed.'},
-        ), response.content
+        for method in (client.post, client.delete):
+            response = method(path)
+            assert response["Content-Type"] == "application/json", response.content[:500]
+            assert response.status_code == 405, response.content[:500]
+            assert set(response.json()) == {"detail"}, response.content
 
     def test_get_still_renders_the_page(self, client):
         response = client.get("/api/0/schema/docs/")
         assert response.status_code == 200, response.content[:500]
         assert response["Content-Type"].startswith("text/html")
         assert b"swagger" in response.content.lower()
+
+    def test_get_still_negotiates_the_schema_format(self, client):
+        yaml = client.get("/api/0/schema/")
+        assert yaml["Content-Type"].startswith("application/vnd.oai.openapi")
+        assert yaml.content.startswith(b"openapi: ")
+        json = client.get("/api/0/schema/", {"format": "json"})
+        assert json.json()["openapi"].startswith("3.")
 
 
 @pytest.mark.parametrize("attachment_id", ["%C2%B2", "²", "%D9%A3", "1%C2%B2"])
