@@ -101,40 +101,128 @@ class _BrotliDecoder:
             raise brotli.error("truncated stream")
 
 
-class _ZstdDecoder:
-    """zstd; frames in a row are decoded one after the other, skippable ones skipped, as
-    `zstd -d` does (RFC 8878 §3.1); anything else after a frame is refused."""
+class _ZstdFrames:
+    """Where the frames of a zstd stream end, read from their headers alone (RFC 8878 §3.1):
+    the decoder does not say whether its input stopped in the middle of a frame."""
+
+    _FRAME = 0xFD2FB528
+    _SKIPPABLE = range(0x184D2A50, 0x184D2A60)
 
     def __init__(self) -> None:
-        self._decompressor = zstandard.ZstdDecompressor()
-        self._frame = self._decompressor.decompressobj()
-        self._input = b""
-        self._offset = 0  # of the next byte of `_input` to decode
+        self._field = b""  # the header field being gathered
+        self._need = 4  # its length
+        self._next: Callable[[bytes], None] = self._magic
+        self._skip = 0  # bytes to pass over (a block's content, a skippable frame's data)
+        self._checksum = False
 
     def feed(self, data: bytes) -> None:
-        self._input = self._input[self._offset :] + data
-        self._offset = 0
+        position = 0
+        while position < len(data):
+            if self._skip:
+                passed = min(self._skip, len(data) - position)
+                self._skip -= passed
+                position += passed
+                continue
+            taken = data[position : position + self._need - len(self._field)]
+            self._field += taken
+            position += len(taken)
+            if len(self._field) == self._need:
+                field, self._field = self._field, b""
+                self._next(field)
+
+    @property
+    def complete(self) -> bool:
+        """Whether what was fed ends right after a frame, or is empty (as an empty gzip or
+        deflate body is: no content)."""
+        return self._next == self._magic and not self._field and not self._skip
+
+    def _expect(self, size: int, then: Callable[[bytes], None]) -> None:
+        self._need, self._next = size, then
+
+    def _magic(self, field: bytes) -> None:
+        magic = int.from_bytes(field, "little")
+        if magic == self._FRAME:
+            self._expect(1, self._descriptor)
+        elif magic in self._SKIPPABLE:
+            self._expect(4, self._skippable_size)
+        else:
+            raise zstandard.ZstdError("unknown frame descriptor")
+
+    def _skippable_size(self, field: bytes) -> None:
+        self._skip = int.from_bytes(field, "little")
+        self._expect(4, self._magic)
+
+    def _descriptor(self, field: bytes) -> None:
+        descriptor = field[0]
+        single_segment = descriptor >> 5 & 1
+        self._checksum = bool(descriptor >> 2 & 1)
+        content_size_bytes = (single_segment, 2, 4, 8)[descriptor >> 6]
+        dictionary_id_bytes = (0, 1, 2, 4)[descriptor & 3]
+        window_bytes = 0 if single_segment else 1
+        self._skip = window_bytes + dictionary_id_bytes + content_size_bytes
+        self._expect(3, self._block)
+
+    def _block(self, field: bytes) -> None:
+        header = int.from_bytes(field, "little")
+        last, block_type, size = header & 1, header >> 1 & 3, header >> 3
+        if block_type == 3:
+            raise zstandard.ZstdError("reserved block type")
+        self._skip = 1 if block_type == 1 else size  # an RLE block holds its one byte
+        if not last:
+            self._expect(3, self._block)
+        elif self._checksum:
+            self._skip += 4
+            self._expect(4, self._magic)
+        else:
+            self._expect(4, self._magic)
+
+
+class _Collected:
+    """What the zstd decoder writes out; past `limit` bytes, the body is too large."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.limit = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        if self.size > self.limit:
+            raise PayloadTooLarge(TOO_LARGE)
+        return len(data)
+
+
+class _ZstdDecoder:
+    """zstd; frames in a row are decoded one after the other, skippable ones skipped, as
+    `zstd -d` does (RFC 8878 §3.1); anything else after a frame is refused. The decoder
+    writes its output in pieces of READ_CHUNK_BYTES, and the first piece past the limit
+    stops it: a bomb costs at most the limit and one piece."""
+
+    def __init__(self) -> None:
+        self._collected = _Collected()
+        self._writer = zstandard.ZstdDecompressor().stream_writer(
+            self._collected, write_size=READ_CHUNK_BYTES
+        )
+        self._frames = _ZstdFrames()
+        self._input = b""
+
+    def feed(self, data: bytes) -> None:
+        self._frames.feed(data)
+        self._input += data
 
     def drain(self, limit: int) -> bytes:
-        # zstandard's decompressobj has no output bound: feed it small slices so that one call
-        # inflates at most one slice, and keep the rest for the next `drain`.
-        out = []
-        size = 0
-        while self._offset < len(self._input) and size <= limit:
-            if self._frame.eof:
-                self._frame = self._decompressor.decompressobj()
-            piece = self._input[self._offset : self._offset + 256]
-            self._offset += len(piece)
-            chunk = self._frame.decompress(piece)
-            if self._frame.eof:
-                # The slice may hold the start of the next frame.
-                self._offset -= len(self._frame.unused_data)
-            out.append(chunk)
-            size += len(chunk)
-        return b"".join(out)
+        if not self._input:
+            return b""
+        data, self._input = self._input, b""
+        self._collected.limit = limit
+        self._writer.write(data)
+        out = b"".join(self._collected.parts)
+        self._collected.parts, self._collected.size = [], 0
+        return out
 
     def finish(self) -> None:
-        if not self._frame.eof:
+        if not self._frames.complete:
             raise zstandard.ZstdError("truncated stream")
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import http.client
 import json
 import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import pytest
 import zstandard
@@ -242,3 +244,57 @@ def test_the_size_limit_counts_every_member_and_frame(rf, encoding):
     with pytest.raises(IngestError) as raised:
         read_body(_post(rf, body, encoding), max_bytes=128 * 1024)
     assert raised.value.status == 413
+
+
+def test_a_zstd_bomb_costs_about_its_limit(rf):
+    """A few hundred bytes of zstd can stand for megabytes (blocks of one repeated byte):
+    decoding stops within one output piece past the limit."""
+    bomb = _zstd(b"\0" * (256 * 1024 * 1024))
+    limit = 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(IngestError) as raised:
+            read_body(_post(rf, bomb, "zstd"), max_bytes=limit)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert raised.value.status == 413
+    # The body read so far, the pieces of the last drain and their join.
+    assert peak < 4 * limit, peak
+
+
+_INCOMPRESSIBLE = b"".join(hashlib.sha256(bytes([index])).digest() for index in range(64))
+
+
+def _zstd_variants() -> list[bytes]:
+    """Frames with and without checksum and content size, of raw, RLE and compressed blocks,
+    with a skippable frame among them."""
+    streamed = zstandard.ZstdCompressor(write_checksum=True).compressobj()
+    blocks = streamed.compress(b"x" * 200_000 + bytes(range(256)) * 4)
+    blocks += streamed.flush()
+    frames = [
+        zstandard.ZstdCompressor(write_checksum=True).compress(b"checked " * 20),
+        zstandard.ZstdCompressor(write_content_size=False).compress(bytes(range(256))),
+        zstandard.ZstdCompressor(level=1).compress(b""),
+        SKIPPABLE,
+        blocks,
+        zstandard.ZstdCompressor().compress(b"\0" * 300_000),  # RLE blocks
+        zstandard.ZstdCompressor().compress(_INCOMPRESSIBLE),  # a raw block
+    ]
+    return frames
+
+
+def test_a_zstd_stream_cut_anywhere_but_between_frames_is_400(rf):
+    frames = _zstd_variants()
+    body = b"".join(frames)
+    ends = {len(b"".join(frames[: count + 1])) for count in range(len(frames))}
+    whole = read_body(_post(rf, body, "zstd"), max_bytes=1024 * 1024)
+    assert len(whole) == 201_440 + 300_000 + len(_INCOMPRESSIBLE)
+    for end in range(1, len(body)):
+        request = _post(rf, body[:end], "zstd")
+        if end in ends:
+            read_body(request, max_bytes=1024 * 1024)
+            continue
+        with pytest.raises(IngestError) as raised:
+            read_body(request, max_bytes=1024 * 1024)
+        assert raised.value.status == 400, end
