@@ -1,13 +1,7 @@
 """Services of the groups app, one module per concern; the public names are re-exported here."""
 
-from groups.services.digest import (
-    DigestResult,
-    NormalizedEvent,
-    derived_tags,
-    digest_events,
-    trace_id_of,
-    user_key_of,
-)
+from groups.services.digest import DigestResult, NormalizedEvent, digest_events
+from groups.services.eventfields import derived_tags, trace_id_of, user_key_of
 from groups.services.issues import (
     StatusChange,
     TagSummary,

@@ -10,27 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import (
-    Count,
-    OuterRef,
-    Subquery,
-)
 
-from groups.bulk import execute_values, insert_rows
+from groups.bulk import insert_rows
 from groups.eventtypes import culprit_of, metadata_of, title_of
 from groups.grouping import compute_grouping
-from groups.models import (
-    Event,
-    Group,
-    GroupHash,
-    GroupTagValue,
-    GroupUser,
-    ShortIdCounter,
-)
-from groups.routes import path_of
+from groups.models import Event, Group, GroupHash, ShortIdCounter
+from groups.services.eventfields import derived_tags, request_path_of, trace_id_of, user_key_of
+from groups.services.tagcounts import count_tags, count_users
 
 JSON = dict[str, Any]
-TAG_UPSERT_ROWS = 500
 
 
 @dataclass
@@ -65,72 +53,6 @@ class _Prepared:
     tags: list[list[str]]
     user_key: str
     group_key: object = None
-
-
-def user_key_of(data: JSON) -> str:
-    """The identity an issue's user count counts: id, e-mail, user name or IP address."""
-    user = data.get("user")
-    if not isinstance(user, dict):
-        return ""
-    for field_name, prefix in (
-        ("id", "id"),
-        ("email", "email"),
-        ("username", "username"),
-        ("ip_address", "ip"),
-    ):
-        value = user.get(field_name)
-        if value not in (None, ""):
-            return f"{prefix}:{value}"[:200]
-    return ""
-
-
-def request_path_of(data: JSON) -> str:
-    """The path of the event's request URL ("" without one)."""
-    request = data.get("request")
-    url = request.get("url") if isinstance(request, dict) else None
-    return path_of(url)[:512] if isinstance(url, str) else ""
-
-
-def trace_id_of(data: JSON) -> str:
-    trace = (data.get("contexts") or {}).get("trace")
-    trace_id = trace.get("trace_id") if isinstance(trace, dict) else None
-    return trace_id[:32] if isinstance(trace_id, str) else ""
-
-
-def _context_tag(contexts: JSON, name: str) -> str | None:
-    context = contexts.get(name)
-    if not isinstance(context, dict) or not context.get("name"):
-        return None
-    version = context.get("version")
-    return f"{context['name']} {version}" if version else str(context["name"])
-
-
-def derived_tags(data: JSON, user_key: str) -> list[list[str]]:
-    """The event's tags plus those Sentry derives (level, release, environment, browser …)."""
-    tags = [list(pair) for pair in data.get("tags") or []]
-    present = {key for key, _ in tags}
-    contexts = data.get("contexts") or {}
-    exceptions = (data.get("exception") or {}).get("values") or []
-    mechanism = (exceptions[-1].get("mechanism") or {}) if exceptions else {}
-    derived = {
-        "level": data.get("level"),
-        "environment": data.get("environment"),
-        "release": data.get("release"),
-        "dist": data.get("dist"),
-        "logger": data.get("logger"),
-        "transaction": data.get("transaction"),
-        "user": user_key or None,
-        "url": (data.get("request") or {}).get("url"),
-        "browser": _context_tag(contexts, "browser"),
-        "os": _context_tag(contexts, "os"),
-        "runtime": _context_tag(contexts, "runtime"),
-        "mechanism": mechanism.get("type"),
-        "handled": {True: "yes", False: "no"}.get(mechanism.get("handled")),
-    }
-    for key, value in derived.items():
-        if isinstance(value, str) and value and key not in present:
-            tags.append([key, value[:200]])
-    return tags
 
 
 def _prepare(item: NormalizedEvent) -> _Prepared:
@@ -332,68 +254,6 @@ def _update_groups(members: dict[object, list[_Prepared]]) -> None:
             cursor.executemany(sql, rows)
 
 
-TAG_UPSERT = (
-    "INSERT INTO {table} (group_id, key, value, times_seen, first_seen, last_seen) "
-    "VALUES {values} ON CONFLICT (group_id, key, value) DO UPDATE SET "
-    "times_seen = {table}.times_seen + excluded.times_seen, "
-    "first_seen = CASE WHEN excluded.first_seen < {table}.first_seen "
-    "THEN excluded.first_seen ELSE {table}.first_seen END, "
-    "last_seen = CASE WHEN excluded.last_seen > {table}.last_seen "
-    "THEN excluded.last_seen ELSE {table}.last_seen END"
-)
-
-
-def _count_tags(events: list[tuple[int, _Prepared]]) -> None:
-    counts: dict[tuple[int, str, str], list[Any]] = {}
-    for group_id, item in events:
-        for key, value in item.tags:
-            row = counts.get((group_id, key, value))
-            if row is None:
-                counts[(group_id, key, value)] = [1, item.timestamp, item.timestamp]
-            else:
-                row[0] += 1
-                row[1] = min(row[1], item.timestamp)
-                row[2] = max(row[2], item.timestamp)
-    upsert_tag_counts(
-        rows=[(*tag, seen, first, last) for tag, (seen, first, last) in counts.items()]
-    )
-
-
-def upsert_tag_counts(*, rows: list[tuple[int, str, str, int, datetime, datetime]]) -> None:
-    """Add (group_id, key, value, times_seen, first_seen, last_seen) rows to the issues' tag
-    counts, TAG_UPSERT_ROWS per statement, in key order so that concurrent upserts cannot
-    deadlock."""
-    table = connection.ops.quote_name(GroupTagValue._meta.db_table)
-    adapt = connection.ops.adapt_datetimefield_value
-    execute_values(
-        TAG_UPSERT.replace("{table}", table),
-        [
-            (group_id, key, value, seen, adapt(first), adapt(last))
-            for group_id, key, value, seen, first, last in sorted(rows)
-        ],
-        rows_per_statement=TAG_UPSERT_ROWS,
-    )
-
-
-def _count_users(events: list[tuple[int, _Prepared]]) -> None:
-    pairs = {(group_id, item.user_key) for group_id, item in events if item.user_key}
-    if not pairs:
-        return
-    GroupUser.objects.bulk_create(
-        [GroupUser(group_id=group_id, user_key=key) for group_id, key in sorted(pairs)],
-        ignore_conflicts=True,
-    )
-    counted = (
-        GroupUser.objects.filter(group=OuterRef("pk"))
-        .values("group")
-        .annotate(total=Count("*"))
-        .values("total")
-    )
-    Group.objects.filter(pk__in={group_id for group_id, _ in pairs}).update(
-        user_count=Subquery(counted)
-    )
-
-
 _EVENT_FIELDS = (
     "project",
     "group",
@@ -464,8 +324,7 @@ def digest_events(*, events: Iterable[NormalizedEvent]) -> DigestResult:
     ]
     insert_rows(Event, _EVENT_FIELDS, stored)
     result.events = stored
-    with_groups = [(group_ids[item.group_key], item) for item in prepared]
-    _count_tags(with_groups)
-    _count_users(with_groups)
+    count_tags([(group_ids[item.group_key], item.tags, item.timestamp) for item in prepared])
+    count_users({(group_ids[item.group_key], item.user_key) for item in prepared})
     result.new_groups = list(created.values())
     return result

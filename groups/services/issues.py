@@ -32,7 +32,7 @@ from groups.models import (
     GroupUser,
     base32_decode,
 )
-from groups.services.digest import upsert_tag_counts
+from groups.services.tagcounts import upsert_tag_counts
 from organizations.models import Organization
 
 # --- What the API does to issues ----------------------------------------------------------
