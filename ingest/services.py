@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections import Counter
@@ -14,14 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import BigIntegerField, Sum
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, Length
 from django.utils import timezone
 
 from groups import jsoncodec
-from groups.services.attachments import attachment_bytes
-from ingest import ratelimits
+from ingest import attachmentcap, ratelimits
 from ingest.apicalls import API_CALL
 from ingest.auth import ClientAuth
 from ingest.digesters import stored_types
@@ -145,67 +140,6 @@ def authenticate_application(*, application_id: str) -> ProjectKey:
     return key
 
 
-# Queue meta key of an attachment item: its size, for the project's storage cap.
-ATTACHMENT_SIZE = "size"
-
-
-def queued_attachment_bytes(*, project_id: int) -> int:
-    """What the project's attachments still in the queue will take once stored: their
-    recorded size (items queued before sizes were recorded: their compressed length)."""
-    size = Coalesce(
-        Cast(KT(f"meta__{ATTACHMENT_SIZE}"), BigIntegerField()),
-        Length("payload"),
-        output_field=BigIntegerField(),
-    )
-    queued = QueuedItem.objects.pending().filter(project_id=project_id, type="attachment")
-    return queued.aggregate(total=Sum(size))["total"] or 0
-
-
-class _AttachmentUsage:
-    """Per process: each project's attachment bytes, stored and queued, summed at most once
-    every ATTACHMENTS_USAGE_CACHE_SECONDS (a burst of envelopes costs one SUM), plus what this
-    process queued since. What other processes queue meanwhile is seen at the next sum; the
-    threads of this process take their share under the project's lock, so they cannot
-    overshoot. Projects share LOCKS locks by id: a slow sum holds back only the requests of
-    projects on its lock, not every attachment request of the process."""
-
-    MAX_ENTRIES = 10_000
-    LOCKS = 64
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[int, float]] = {}
-        self._locks = [threading.Lock() for _ in range(self.LOCKS)]
-
-    def lock_for(self, project_id: int) -> threading.Lock:
-        return self._locks[project_id % self.LOCKS]
-
-    def reserve(self, project_id: int, size: int, limit: int) -> bool:
-        """Count `size` more bytes for the project if that keeps it within `limit`."""
-        with self.lock_for(project_id):
-            used, expires = self._usage(project_id)
-            if used + size > limit:
-                return False
-            self._entries[project_id] = (used + size, expires)
-            return True
-
-    def _usage(self, project_id: int) -> tuple[int, float]:
-        now = time.monotonic()
-        used, expires = self._entries.get(project_id, (0, 0.0))
-        if expires > now:
-            return used, expires
-        # Queued first: an item digested between the two sums is counted twice, never missed.
-        used = queued_attachment_bytes(project_id=project_id)
-        used += attachment_bytes(project_id=project_id)
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        expires = now + settings.ATTACHMENTS_USAGE_CACHE_SECONDS
-        self._entries[project_id] = (used, expires)
-        return used, expires
-
-
-_attachment_usage = _AttachmentUsage()
-
-
 def accept_api_calls(
     *,
     key: ProjectKey,
@@ -301,7 +235,7 @@ def accept_envelope(
             retry_after=max(hit.retry_after for hit in exceeded),
             rate_limits=header,
         )
-    kept, full_header = _within_attachment_storage(
+    kept, full_header = attachmentcap.within_storage(
         project_id=project.pk, items=kept, outcomes=outcomes
     )
     stored = [item for item in kept if item.type in STORED_TYPES]
@@ -355,24 +289,6 @@ def not_stored_header() -> str:
     return f"{seconds}:{_NOT_STORED_CATEGORIES}:project:feature_disabled"
 
 
-def _within_attachment_storage(
-    *, project_id: int, items: list[Item], outcomes: Counter[tuple[str, str, str]]
-) -> tuple[list[Item], str]:
-    """Drop the attachments that would take the project past ATTACHMENTS_MAX_PROJECT_BYTES
-    (counted as rate limited, and the SDK told to hold attachments back for an hour)."""
-    limit = settings.ATTACHMENTS_MAX_PROJECT_BYTES
-    incoming = sum(len(item.payload) for item in items if item.type == "attachment")
-    if not incoming or not limit:
-        return items, ""
-    if _attachment_usage.reserve(project_id, incoming, limit):
-        return items, ""
-    for item in items:
-        if item.type == "attachment":
-            outcomes[("attachment", Outcome.RATE_LIMITED, "attachment_storage_full")] += 1
-    kept = [item for item in items if item.type != "attachment"]
-    return kept, "3600:attachment:project:attachment_storage_full"
-
-
 def _enqueue(
     *,
     key: ProjectKey,
@@ -421,7 +337,7 @@ def _trace_meta(trace: Any) -> dict[str, str]:
 
 def _item_meta(meta: dict[str, Any], item: Item) -> dict[str, Any]:
     if item.type == "attachment":
-        meta = {**meta, ATTACHMENT_SIZE: len(item.payload)}
+        meta = {**meta, attachmentcap.ATTACHMENT_SIZE: len(item.payload)}
     extra = {key: value for key, value in item.headers.items() if key not in ("type", "length")}
     # Headers are client JSON: no NULs or lone surrogates in what PostgreSQL must store.
     return clean_json({**meta, "item": extra}) if extra else meta

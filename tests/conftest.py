@@ -250,6 +250,6 @@ def sentry_cli(faultline_server, tmp_path):
 @pytest.fixture(autouse=True)
 def _fresh_attachment_usage(monkeypatch):
     """Project ids repeat across tests (rolled back): no attachment usage cached from another."""
-    from ingest import services
+    from ingest import attachmentcap
 
-    monkeypatch.setattr(services, "_attachment_usage", services._AttachmentUsage())
+    monkeypatch.setattr(attachmentcap, "usage", attachmentcap.AttachmentUsage())

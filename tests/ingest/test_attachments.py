@@ -288,7 +288,7 @@ def test_threads_of_one_process_cannot_overshoot_the_storage_cap(key):
     # thread summing the usage in the database gives way to the others.
     from django.db import connection
 
-    from ingest import services
+    from ingest import attachmentcap
 
     threads_count, size, limit = 12, 10, 45
     start = threading.Barrier(threads_count)
@@ -297,7 +297,7 @@ def test_threads_of_one_process_cannot_overshoot_the_storage_cap(key):
     def reserve() -> None:
         try:
             start.wait(timeout=10)
-            granted.append(services._attachment_usage.reserve(key.project_id, size, limit))
+            granted.append(attachmentcap.usage.reserve(key.project_id, size, limit))
         finally:
             connection.close()
 
@@ -313,10 +313,10 @@ def test_threads_of_one_process_cannot_overshoot_the_storage_cap(key):
 def test_a_project_summing_its_usage_does_not_hold_back_another(key):
     from django.db import connection
 
-    from ingest import services
+    from ingest import attachmentcap
     from tests.projects.factories import ProjectFactory
 
-    usage = services._attachment_usage
+    usage = attachmentcap.usage
     other = ProjectFactory(organization=key.project.organization)
     assert usage.lock_for(other.pk) is not usage.lock_for(key.project_id)
     granted: list[bool] = []
