@@ -239,6 +239,13 @@ INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = env_int(
 INGEST_BODY_READ_TIMEOUT_SECONDS = env_int(
     "INGEST_BODY_READ_TIMEOUT_SECONDS", default=20, minimum=1
 )
+# …and the slowest a whole body may come, as Apache's mod_reqtimeout has it: it must be read
+# within that timeout plus one second per this many bytes received, or ingest answers 408.
+# A client that trickles a byte now and then would otherwise renew the timeout at each one.
+# 1000 bytes/s is 8 kbit/s, below any network an SDK sends from; 0 turns the rule off.
+INGEST_BODY_MIN_RATE_BYTES_PER_SECOND = env_int(
+    "INGEST_BODY_MIN_RATE_BYTES_PER_SECOND", default=1000, minimum=0
+)
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=250, minimum=1)
 # …and at most this many queued (compressed) bytes per batch, so that a run of large

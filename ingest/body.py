@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest
 
+from ingest.bodywatch import BodyRead, watcher
 from ingest.exceptions import (
     BadRequest,
     IngestError,
@@ -21,7 +22,9 @@ from ingest.exceptions import (
     UnsupportedEncoding,
 )
 
-READ_CHUNK_BYTES = 64 * 1024
+# Small enough that a body's progress is seen often (ingest/bodywatch.py).
+READ_CHUNK_BYTES = 16 * 1024
+ZSTD_PIECE_BYTES = 64 * 1024
 TOO_LARGE = "request content exceeded size limits"
 
 
@@ -196,13 +199,13 @@ class _Collected:
 class _ZstdDecoder:
     """zstd; frames in a row are decoded one after the other, skippable ones skipped, as
     `zstd -d` does (RFC 8878 §3.1); anything else after a frame is refused. The decoder
-    writes its output in pieces of READ_CHUNK_BYTES, and the first piece past the limit
+    writes its output in pieces of ZSTD_PIECE_BYTES, and the first piece past the limit
     stops it: a bomb costs at most the limit and one piece."""
 
     def __init__(self) -> None:
         self._collected = _Collected()
         self._writer = zstandard.ZstdDecompressor().stream_writer(
-            self._collected, write_size=READ_CHUNK_BYTES
+            self._collected, write_size=ZSTD_PIECE_BYTES
         )
         self._frames = _ZstdFrames()
         self._input = b""
@@ -278,21 +281,29 @@ def _unreadable(exc: Exception) -> IngestError:
 
 
 @contextmanager
-def _read_timeout(request: HttpRequest) -> Iterator[None]:
-    """Under gunicorn, a timeout on each wait for body bytes from the client's socket.
+def _read_limits(request: HttpRequest) -> Iterator[BodyRead | None]:
+    """Under gunicorn, a timeout on each wait for body bytes from the client's socket, and a
+    minimum rate for the whole body (ingest/bodywatch.py); what tracks the latter, if on.
 
-    gunicorn reads bodies without one: a client that sends its headers and part of a body,
-    then nothing, holds one of the worker's threads for as long as it likes. gthread
-    serves requests in blocking mode (timeout None) and keeps connections alive, so the
-    socket gets its previous timeout back once the body is read, or not."""
+    gunicorn reads bodies without either: a client that sends its headers and part of a
+    body, then nothing or a byte now and then, holds one of the worker's threads for as long
+    as it likes. gthread serves requests in blocking mode (timeout None) and keeps
+    connections alive, so the socket gets its previous timeout back once the body is read,
+    or not."""
     sock = request.META.get("gunicorn.socket")
     if sock is None:
-        yield
+        yield None
         return
     previous = sock.gettimeout()
-    sock.settimeout(settings.INGEST_BODY_READ_TIMEOUT_SECONDS)
+    grace = settings.INGEST_BODY_READ_TIMEOUT_SECONDS
+    sock.settimeout(grace)
     try:
-        yield
+        if settings.INGEST_BODY_MIN_RATE_BYTES_PER_SECOND:
+            rate = settings.INGEST_BODY_MIN_RATE_BYTES_PER_SECOND
+            with watcher.watching(sock, grace=grace, min_rate=rate) as read:
+                yield read
+        else:
+            yield None
     finally:
         sock.settimeout(previous)
 
@@ -344,16 +355,24 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
     out = bytearray()
     received = 0
     try:
-        with _read_timeout(request):
-            for chunk in _chunks(stream, length, _stream_errors(request)):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise PayloadTooLarge(TOO_LARGE)
-                if decoder is None:
-                    out += chunk
-                else:
-                    decoder.feed(chunk)
-                    _drain(decoder, out, max_bytes)
+        with _read_limits(request) as watched:
+            try:
+                for chunk in _chunks(stream, length, _stream_errors(request)):
+                    received += len(chunk)
+                    if watched is not None:
+                        watched.received = received
+                    if received > max_bytes:
+                        raise PayloadTooLarge(TOO_LARGE)
+                    if decoder is None:
+                        out += chunk
+                    else:
+                        decoder.feed(chunk)
+                        _drain(decoder, out, max_bytes)
+            except BadRequest:
+                # The watcher cut the stream short: the body came too slowly, not broken.
+                if watched is not None and watched.expired:
+                    raise RequestTimeout("timed out reading the request body") from None
+                raise
         if decoder is not None:
             decoder.finish()
     except _DECODE_ERRORS as exc:
