@@ -99,7 +99,9 @@ def clean_config(config: Any) -> dict[str, Any]:
     timezone = config.get("timezone") or "UTC"
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    # OSError: a name of the time zone database's folders ("America", "Etc") is opened as
+    # a file and is a directory.
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise CheckInRejectedError("monitor_invalid_config") from None
     schedule_type, schedule = _schedule(config.get("schedule"), timezone)
     return {

@@ -93,6 +93,7 @@ def test_a_retry_of_a_finished_checkin_is_stored_once(key):
         (checkin(monitor_slug="never-seen", monitor_config=None), "monitor_not_found"),
         (checkin(monitor_config={**CONFIG, "timezone": "Europe/" * 100}), "monitor_invalid_config"),
         (checkin(monitor_config={**CONFIG, "timezone": ["UTC"]}), "monitor_invalid_config"),
+        (checkin(monitor_config={**CONFIG, "timezone": "America"}), "monitor_invalid_config"),
         (checkin(check_in_id=12345), "invalid_checkin"),
         (b'{"monitor_slug": "x", "status": "ok", "duration": Infinity}', "invalid_checkin"),
     ],

@@ -71,6 +71,9 @@ def test_interval_months_clamp_to_the_month_end():
         {"schedule": {"type": "interval", "value": True, "unit": "day"}},
         {"schedule": {"type": "solar"}},
         {"schedule": {"type": "crontab", "value": "* * * * *"}, "timezone": "Mars/Olympus"},
+        # Folders of the time zone database, not zones.
+        {"schedule": {"type": "crontab", "value": "* * * * *"}, "timezone": "America"},
+        {"schedule": {"type": "crontab", "value": "* * * * *"}, "timezone": "Etc"},
         {"schedule": {"type": "crontab", "value": "* * * * *"}, "checkin_margin": "5"},
         {"schedule": {"type": "crontab", "value": "* * * * *"}, "max_runtime": -1},
     ],
