@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -117,6 +117,15 @@ def _window() -> timedelta:
     return timedelta(seconds=settings.API_CALL_ERROR_WINDOW_SECONDS)
 
 
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, or the first or last moment there is: Moesif clients may send any
+    time from year 1 to 9999."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+
+
 def errors_of_call(*, call: ApiCall, limit: int = 100) -> list[Event]:
     """The project's error events sharing the call's trace id, or within
     API_CALL_ERROR_WINDOW_SECONDS of it either of the call's user (`Event.user_key`
@@ -126,8 +135,8 @@ def errors_of_call(*, call: ApiCall, limit: int = 100) -> list[Event]:
         match |= Q(trace_id=call.trace_id)
     window = _window()
     around = Q(
-        timestamp__gte=call.request_time - window,
-        timestamp__lte=(call.response_time or call.request_time) + window,
+        timestamp__gte=_shifted(call.request_time, -window),
+        timestamp__lte=_shifted(call.response_time or call.request_time, window),
     )
     if call.user_id:
         match |= around & Q(user_key=f"id:{call.user_id}"[:200])

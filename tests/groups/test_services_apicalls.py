@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -122,6 +122,22 @@ class TestJoins:
             errors = errors_of_call(call=call)
         assert errors == [near, traced]
         assert errors[0].group == group  # selected with it
+
+    @pytest.mark.parametrize(
+        ("request_time", "response_time"),
+        [
+            (datetime(1, 1, 1, tzinfo=UTC), None),
+            (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), None),
+            (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ],
+    )
+    def test_errors_of_a_call_at_the_ends_of_time(self, request_time, response_time):
+        # Moesif clients may send any ISO 8601 time; the window must not overflow.
+        call = ApiCallFactory(user_id="7", request_time=request_time, response_time=response_time)
+        group = GroupFactory(project=call.project)
+        EventFactory(group=group, user_key="id:7", timestamp=timezone.now())
+        found = errors_of_call(call=call)
+        assert len(found) == (1 if response_time else 0)
 
     def test_call_matching_nothing_has_no_errors(self, django_assert_num_queries):
         call = ApiCallFactory()
