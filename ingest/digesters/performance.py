@@ -111,8 +111,10 @@ def _segment(row: QueuedItem, event: JSON, scrubber: Scrubber | None) -> Span:
     trace = (event.get("contexts") or {}).get("trace")
     if not isinstance(trace, dict):
         raise InvalidItem("invalid_transaction", "no trace context")
-    # Already corrected for clock drift by normalize_event.
-    start, end, duration = _times(event.get("start_timestamp"), event["timestamp"], timedelta(0))
+    # Already corrected for clock drift by normalize_event; bounded as span items are.
+    start, end, duration = _times(
+        event.get("start_timestamp"), event["timestamp"], timedelta(0), row.received
+    )
     sdk = event.get("sdk") or {}
     attributes = {
         **flat_attributes(trace.get("data"), typed=False),
@@ -146,7 +148,9 @@ def _segment(row: QueuedItem, event: JSON, scrubber: Scrubber | None) -> Span:
 def _child(row: QueuedItem, raw: Any, segment: Span, scrubber: Scrubber | None) -> Span:
     if not isinstance(raw, dict):
         raise InvalidItem("invalid_span", "span is not an object")
-    start, end, duration = _times(raw.get("start_timestamp"), raw.get("timestamp"), timedelta(0))
+    start, end, duration = _times(
+        raw.get("start_timestamp"), raw.get("timestamp"), timedelta(0), row.received
+    )
     attributes = {
         **flat_attributes(raw.get("data"), typed=False),
         **flat_attributes(raw.get("tags"), typed=False),

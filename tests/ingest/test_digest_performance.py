@@ -169,6 +169,7 @@ class TestTransactions:
             ({"timestamp": None}, "timestamp"),
             ({"start_timestamp": "yesterday-ish"}, "timestamp"),
             ({"start_timestamp": 4102444800}, "timestamp"),  # starts after it ends
+            ({"start_timestamp": "0001-01-01T00:00:00Z"}, "timestamp"),  # 2,000 years long
             ({"contexts": {}}, "invalid_transaction"),
             (
                 {"contexts": {"trace": {"trace_id": "nope", "span_id": SEGMENT}}},
@@ -203,6 +204,9 @@ class TestTransactions:
             "not a span",
             {**good, "span_id": "zz"},
             {**good, "span_id": "1" * 16, "timestamp": None},
+            # Bounded as span items are: not 2,000 years long, not in year 9999.
+            {**good, "span_id": "2" * 16, "start_timestamp": "0001-01-01T00:00:00Z"},
+            {**good, "span_id": "3" * 16, "timestamp": "9999-12-31T23:59:59Z"},
         ]
         payload = transaction(spans=spans)
         send(key, [({"type": "transaction"}, payload)], {"event_id": payload["event_id"]})
@@ -210,7 +214,7 @@ class TestTransactions:
         assert outcomes("span") == {
             ("span", "accepted", ""): 2,
             ("span", "invalid", "invalid_span"): 2,
-            ("span", "invalid", "timestamp"): 1,
+            ("span", "invalid", "timestamp"): 3,
         }
 
     def test_children_are_capped(self, key):
