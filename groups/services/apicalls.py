@@ -123,7 +123,9 @@ def _shifted(moment: datetime, delta: timedelta) -> datetime:
     try:
         return moment + delta
     except OverflowError:
-        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+        if delta > timedelta(0):
+            return datetime.max.replace(tzinfo=UTC)
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def errors_of_call(*, call: ApiCall, limit: int = 100) -> list[Event]:
