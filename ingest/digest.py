@@ -18,7 +18,7 @@ from groups.services.spans import prune_spans
 from ingest.digesters import DIGESTERS, Outcomes
 from ingest.digesters.values import load_payload
 from ingest.envelope import ITEM_CATEGORIES
-from ingest.journal import BatchJournal
+from ingest.journal import Journal
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import InvalidEvent, normalize_event
 from ingest.outcomes import record_outcomes
@@ -63,7 +63,7 @@ def _releases_seen(result: DigestResult) -> dict[int, dict[str, int]]:
     return seen
 
 
-def digest_batch(*, batch_size: int, journal: BatchJournal | None = None) -> int:
+def digest_batch(*, batch_size: int, journal: Journal | None = None) -> int:
     """Digest up to `batch_size` queued items in one transaction; returns how many.
 
     The batch's rows stay locked (PostgreSQL: FOR UPDATE SKIP LOCKED, so workers on other

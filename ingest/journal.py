@@ -3,13 +3,17 @@
 A batch that raises is rolled back and retried item by item (ingest.digest). A worker that
 dies in a batch (a segfault in a C extension, the OOM killer) rolls back too, but marks
 nothing: the same batch, taken again by the restarted worker, would kill it again, forever.
-So a worker writes the ids of its batch to a file of its own before digesting it and
-empties the file after. The file stays locked (flock) while the worker lives; a worker
-starting with the same data directory (on this machine, or in a container sharing its
-volume) takes over the files of dead ones, counts one failure for each
-item still queued, and those items are then digested one at a time (ingest.digest._claim),
-so that the one that kills is parked after QueuedItem.MAX_FAILURES deaths and the others
-go through.
+So a worker writes the ids of its batch down before digesting it and clears them after. A
+worker starting takes over the batches of dead ones, counts one failure for each item still
+queued, and those items are then digested one at a time (ingest.digest._claim), so that the
+one that kills is parked after QueuedItem.MAX_FAILURES deaths and the others go through.
+
+On PostgreSQL the batch is a row of ingest_digestjournal, written on a connection of the
+worker's own in autocommit, outside the batch's transaction: every worker on every machine
+sees it. A worker is alive while the batch's queued rows are locked (its claim holds them
+FOR UPDATE until it commits), so a row whose items are all free belongs to a dead worker.
+On SQLite (one machine) the batch is a file in the data directory, locked (flock) while its
+worker lives.
 """
 
 from __future__ import annotations
@@ -21,17 +25,113 @@ import os
 import socket
 import uuid
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from ingest.models import QueuedItem
+from ingest.models import DigestJournal, QueuedItem
 
 logger = logging.getLogger(__name__)
 DIED = "a digest worker died while digesting a batch with this item"
 _SUFFIX = ".batch"
+
+
+class Journal(Protocol):
+    def begin(self, ids: list[int]) -> None: ...
+    def end(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _worker_name() -> str:
+    """A name no other worker has, even one with the same pid in another container."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def _ids(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip().isdigit()]
+
+
+def _mark(ids: list[int]) -> int:
+    if not ids:
+        return 0
+    marked = (
+        QueuedItem.objects.pending()
+        .filter(pk__in=ids)
+        .update(failures=F("failures") + 1, last_error=DIED)
+    )
+    logger.error(
+        "a digest worker died digesting items %s..%s; they are retried one by one",
+        min(ids),
+        max(ids),
+    )
+    return marked
+
+
+# PostgreSQL.
+
+
+def recover_dead_batches_in_database() -> int:
+    """Count a failure for each item still queued from the batches of dead workers; returns
+    how many items were marked."""
+    marked = 0
+    with transaction.atomic():
+        # Locked, so that two workers starting together do not both count a death.
+        journals = list(DigestJournal.objects.select_for_update(skip_locked=True))
+        for journal in journals:
+            queued = QueuedItem.objects.filter(pk__in=_ids(journal.item_ids))
+            present = queued.count()
+            free = list(queued.select_for_update(skip_locked=True).values_list("pk", flat=True))
+            if len(free) < present:
+                continue  # its worker is alive and digesting them (or another took them)
+            marked += _mark(free)
+            journal.delete()
+    return marked
+
+
+class DatabaseJournal:
+    """PostgreSQL: this worker's batch as its row of ingest_digestjournal, on a connection of
+    its own (autocommit: committed before the batch is digested), deleted after it."""
+
+    def __init__(self) -> None:
+        self.worker = _worker_name()[: DigestJournal._meta.get_field("worker").max_length]
+        self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        self._table = connection.ops.quote_name(DigestJournal._meta.db_table)
+        self._written = False
+
+    def _execute(self, sql: str, params: list[object]) -> bool:
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql.replace("{table}", self._table), params)
+        except DatabaseError as exc:
+            # Digesting goes on without it; the next batch connects again.
+            logger.error("batch journal row of %s not written: %s", self.worker, exc)
+            self._connection.close()
+            return False
+        return True
+
+    def begin(self, ids: list[int]) -> None:
+        self._written = self._execute(
+            "INSERT INTO {table} (worker, item_ids, started) VALUES (%s, %s, %s) "
+            "ON CONFLICT (worker) DO UPDATE SET item_ids = excluded.item_ids, "
+            "started = excluded.started",
+            [self.worker, ",".join(map(str, ids)), timezone.now()],
+        )
+
+    def end(self) -> None:
+        if not self._written:
+            return  # an idle poll: nothing to clear
+        self._written = False
+        self._execute("DELETE FROM {table} WHERE worker = %s", [self.worker])
+
+    def close(self) -> None:
+        self.end()
+        self._connection.close()
+
+
+# SQLite.
 
 
 def journal_directory() -> Path:
@@ -61,18 +161,7 @@ def recover_dead_batches(directory: Path) -> int:
                     continue  # taken over and removed meanwhile; the path names another file
             except FileNotFoundError:
                 continue
-            ids = [int(part) for part in handle.read().split(",") if part.strip().isdigit()]
-            if ids:
-                marked += (
-                    QueuedItem.objects.pending()
-                    .filter(pk__in=ids)
-                    .update(failures=F("failures") + 1, last_error=DIED)
-                )
-                logger.error(
-                    "a digest worker died digesting items %s..%s; they are retried one by one",
-                    min(ids),
-                    max(ids),
-                )
+            marked += _mark(_ids(handle.read()))
             # Emptied before it goes: a worker that opened it meanwhile reads nothing.
             handle.truncate(0)
             path.unlink(missing_ok=True)
@@ -84,10 +173,8 @@ class BatchJournal:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        # A name no other worker has, even one with the same pid in another container that
-        # shares the data directory: created, never opened over another worker's file.
-        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}{_SUFFIX}"
-        self.path = directory / name
+        # Created, never opened over another worker's file.
+        self.path = directory / f"{_worker_name()}{_SUFFIX}"
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         self._file: IO[str] = os.fdopen(descriptor, "w")
         fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -126,9 +213,12 @@ class BatchJournal:
         self._file.close()
 
 
-def open_journal() -> BatchJournal | None:
-    """Take over the batches of dead workers, then open this worker's journal; None (with a
-    warning) where the data directory is not writable."""
+def open_journal() -> Journal | None:
+    """Take over the batches of dead workers, then open this worker's journal; on SQLite,
+    None (with a warning) where the data directory is not writable."""
+    if connection.vendor == "postgresql":
+        recover_dead_batches_in_database()
+        return DatabaseJournal()
     directory = journal_directory()
     try:
         if directory.is_dir():

@@ -129,3 +129,16 @@ class RateLimitWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}@{self.window_start}: {self.count}"
+
+
+class DigestJournal(models.Model):
+    """PostgreSQL: the batch a digest worker is digesting. Written on a connection of its own,
+    outside the batch's transaction, so that it outlives a worker that dies (ingest.journal);
+    SQLite's workers keep theirs in files."""
+
+    worker = models.CharField(max_length=100, primary_key=True)
+    item_ids = models.TextField()  # comma-separated QueuedItem ids
+    started = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"batch of digest worker {self.worker}"

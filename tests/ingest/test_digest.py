@@ -16,14 +16,21 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from groups.models import Event, Group
 from ingest.digest import digest_batch, drain
 from ingest.envelope import parse_envelope
+from ingest.journal import (
+    BatchJournal,
+    DatabaseJournal,
+    journal_directory,
+    recover_dead_batches,
+    recover_dead_batches_in_database,
+)
 from ingest.management.commands.digest import run_worker
-from ingest.models import QueuedItem
+from ingest.models import DigestJournal, QueuedItem
 from ingest.services import accept_envelope
 from projects import services as project_services
 from tests.conftest import _server_environment
@@ -182,28 +189,54 @@ def test_worker_killed_mid_batch_loses_and_double_counts_nothing(key):
     assert Group.objects.get().times_seen == 2000
 
 
+class _WorkerJournal:
+    """Where a digest process keeps its batch: a row on PostgreSQL, a file on SQLite."""
+
+    def __init__(self, settings) -> None:
+        environment = _server_environment("http://127.0.0.1:9")
+        settings.DATA_DIR = Path(environment.get("FAULTLINE_DATA_DIR", settings.DATA_DIR))
+        self.directory = journal_directory()
+
+    def batch_of(self, pid: int) -> list[int]:
+        if connection.vendor == "postgresql":
+            row = DigestJournal.objects.filter(worker__contains=f"-{pid}-").first()
+            text = row.item_ids if row else ""
+        else:
+            files = list(self.directory.glob(f"*-{pid}-*.batch"))
+            text = files[0].read_text() if files else ""
+        return [int(pk) for pk in text.split(",") if pk]
+
+    def recover(self) -> int:
+        if connection.vendor == "sqlite":
+            return recover_dead_batches(self.directory)
+        # The server ends the dead worker's transaction once it sees its connection closed.
+        deadline = time.monotonic() + 10
+        while not (marked := recover_dead_batches_in_database()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return marked
+
+    def is_empty(self) -> bool:
+        if connection.vendor == "postgresql":
+            return not DigestJournal.objects.exists()
+        return not list(self.directory.glob("*.batch"))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_that_killed_its_worker_is_retried_item_by_item(key, settings):
     # A worker that dies in a batch (segfault, OOM killer) marks nothing itself; without its
     # journal the restarted worker would take the same batch and die again, forever.
-    from ingest.journal import journal_directory, recover_dead_batches
-
-    environment = _server_environment("http://127.0.0.1:9")
-    settings.DATA_DIR = Path(environment.get("FAULTLINE_DATA_DIR", settings.DATA_DIR))
-    directory = journal_directory()
+    journal = _WorkerJournal(settings)
     queue_events(key, 1000)
     worker = _digest_process(batch_size=400)
     deadline = time.monotonic() + 30
     while True:
         assert time.monotonic() < deadline, "never caught the worker inside a batch"
         assert worker.poll() is None
-        journals = list(directory.glob(f"*-{worker.pid}-*.batch"))
-        if journals and journals[0].read_text():
-            # Frozen, then checked: between its commit and emptying the journal, the ids
+        if journal.batch_of(worker.pid):
+            # Frozen, then checked: between its commit and clearing the journal, the ids
             # would be of rows already digested.
             worker.send_signal(signal.SIGSTOP)
-            journal = journals[0]
-            batch = [int(pk) for pk in journal.read_text().split(",") if pk]
+            batch = journal.batch_of(worker.pid)
             if batch and QueuedItem.objects.filter(pk__in=batch).count() == len(batch):
                 break
             worker.send_signal(signal.SIGCONT)
@@ -213,8 +246,8 @@ def test_a_batch_that_killed_its_worker_is_retried_item_by_item(key, settings):
     connection.close()
     in_batch = QueuedItem.objects.filter(pk__in=batch)
     assert in_batch.count() == len(batch)  # rolled back with the worker
-    assert recover_dead_batches(directory) == len(batch)
-    assert not journal.exists()
+    assert journal.recover() == len(batch)
+    assert journal.is_empty()
     assert set(in_batch.values_list("failures", flat=True)) == {1}
     # Suspects go one at a time (the one that kills would be parked after MAX_FAILURES
     # deaths); the batch that the next claim takes stops before them.
@@ -224,11 +257,52 @@ def test_a_batch_that_killed_its_worker_is_retried_item_by_item(key, settings):
     run_worker(stop=threading.Event(), batch_size=400, until_empty=True)
     assert not QueuedItem.objects.exists()
     assert Group.objects.get().times_seen == 1000
+    assert journal.is_empty()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_journal_of_a_live_worker_is_not_taken_over(key):
+    """PostgreSQL: a worker is alive while its batch's rows are locked, whatever machine or
+    data directory it runs with; once its transaction ends with it, its batch is taken over."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the journal in the database is PostgreSQL's")
+    queue_events(key, 3)
+    ids = sorted(QueuedItem.objects.values_list("pk", flat=True))
+    live = DatabaseJournal()
+    batch = connections.create_connection("default")  # the live worker's batch transaction
+    try:
+        batch.set_autocommit(False)
+        with batch.cursor() as cursor:
+            cursor.execute("SELECT id FROM ingest_queueditem WHERE id = ANY(%s) FOR UPDATE", [ids])
+        live.begin(ids)
+        assert recover_dead_batches_in_database() == 0
+        assert DigestJournal.objects.get().item_ids == ",".join(map(str, ids))
+        batch.rollback()  # as when its worker dies
+    finally:
+        batch.close()
+    assert recover_dead_batches_in_database() == 3
+    assert not DigestJournal.objects.exists()
+    assert set(QueuedItem.objects.values_list("failures", flat=True)) == {1}
+    live.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_journal_holds_the_batch_until_it_ends(key):
+    if connection.vendor != "postgresql":
+        pytest.skip("the journal in the database is PostgreSQL's")
+    queue_events(key, 5)
+    journal = DatabaseJournal()
+    journal.begin([3, 1, 2])
+    # Committed on the journal's own connection: another connection sees it.
+    assert DigestJournal.objects.get(worker=journal.worker).item_ids == "3,1,2"
+    journal.end()
+    assert not DigestJournal.objects.exists()
+    assert digest_batch(batch_size=10, journal=journal) == 5
+    assert not DigestJournal.objects.exists()
+    journal.close()
 
 
 def test_the_journal_of_a_live_worker_is_not_taken_over(tmp_path):
-    from ingest.journal import BatchJournal, recover_dead_batches
-
     live = BatchJournal(tmp_path)
     live.begin([1, 2, 3])
     # Another worker with the same pid (a container sharing the data directory) gets a file

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from ingest.digest import digest_batch, run_maintenance
-from ingest.journal import BatchJournal, open_journal
+from ingest.journal import Journal, open_journal
 from ingest.runtime import stop_with_parent, tune_gc
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def run_worker(*, stop: threading.Event, batch_size: int, until_empty: bool = Fa
 
 
 def _run(
-    *, stop: threading.Event, batch_size: int, until_empty: bool, journal: BatchJournal | None
+    *, stop: threading.Event, batch_size: int, until_empty: bool, journal: Journal | None
 ) -> None:
     idle_seconds = settings.DIGEST_IDLE_SLEEP_MILLISECONDS / 1000
     gather_seconds = settings.DIGEST_BATCH_WAIT_MILLISECONDS / 1000
