@@ -58,13 +58,15 @@ def asgi_without_odd_charsets(app: AsgiApp) -> AsgiApp:
 
 
 def _scope_without_odd_charset(scope: Scope) -> Scope:
-    headers = []
-    changed = False
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-type":
-            content_type = value.decode("latin-1")
-            kept = plain_text_content_type(content_type)
-            if kept != content_type:
-                value, changed = kept.encode("latin-1"), True
-        headers.append((name, value))
-    return {**scope, "headers": headers} if changed else scope
+    headers = list(scope.get("headers", ()))
+    types = [value for name, value in headers if name.lower() == b"content-type"]
+    if not types:
+        return scope
+    # Django joins repeated headers with commas, and codecs reads "utf,7" as utf-7: the
+    # charset is judged as Django will see it, and the joined value kept as one header.
+    content_type = b",".join(types).decode("latin-1")
+    kept = plain_text_content_type(content_type)
+    if kept == content_type:
+        return scope
+    others = [(name, value) for name, value in headers if name.lower() != b"content-type"]
+    return {**scope, "headers": [*others, (b"content-type", kept.encode("latin-1"))]}

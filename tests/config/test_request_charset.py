@@ -54,6 +54,24 @@ def test_the_asgi_entry_point_drops_it_too(organization, content_type, body):
     # Both were a 500 under config.asgi while the API parsed the form.
     key = ApiKeyFactory(organization=organization, scopes=["event:write"])
     group = GroupFactory(project=ProjectFactory(organization=organization))
+    status, answer = _asgi_put(key, group, [content_type], body)
+    assert status == 200, answer
+    assert json.loads(answer)["status"] == "resolved"
+    group.refresh_from_db()
+    assert group.status == GroupStatus.RESOLVED
+
+
+def test_the_asgi_entry_point_judges_repeated_content_types_joined(organization):
+    """Django joins repeated headers with commas, and codecs reads `utf,7` as UTF-7: the
+    `%2B2AA-` of this form would be a lone surrogate. Read as UTF-8, it is plain text."""
+    key = ApiKeyFactory(organization=organization, scopes=["event:write"])
+    group = GroupFactory(project=ProjectFactory(organization=organization))
+    types = ["application/x-www-form-urlencoded; charset=utf", "7"]
+    status, answer = _asgi_put(key, group, types, b"status=%2B2AA-")
+    assert (status, json.loads(answer)) == (400, {"status": ['"+2AA-" is not a valid choice.']})
+
+
+def _asgi_put(key, group, content_types: list[str], body: bytes) -> tuple[int, bytes]:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -67,17 +85,13 @@ def test_the_asgi_entry_point_drops_it_too(organization, content_type, body):
         "headers": [
             (b"host", b"testserver"),
             (b"authorization", f"Bearer {key.plain_key}".encode()),
-            (b"content-type", content_type.encode()),
+            *[(b"content-type", content_type.encode()) for content_type in content_types],
             (b"content-length", str(len(body)).encode()),
         ],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    status, answer = async_to_sync(_asgi_request)(scope, body)
-    assert status == 200, answer
-    assert json.loads(answer)["status"] == "resolved"
-    group.refresh_from_db()
-    assert group.status == GroupStatus.RESOLVED
+    return async_to_sync(_asgi_request)(scope, body)
 
 
 async def _asgi_request(scope: dict, body: bytes) -> tuple[int, bytes]:
