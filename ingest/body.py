@@ -104,80 +104,29 @@ class _BrotliDecoder:
             raise brotli.error("truncated stream")
 
 
-class _ZstdFrames:
-    """Where the frames of a zstd stream end, read from their headers alone (RFC 8878 §3.1):
-    the decoder does not say whether its input stopped in the middle of a frame."""
+class _ZstdFrameEnds:
+    """Whether a zstd stream ends right after a frame, which the stream writer does not say:
+    what the writer decoded within the limit goes through zstandard's one-frame
+    decompressor as well, its output dropped. (zstd's C code reads the block headers: a
+    Python walk of them took a second per few MiB of empty blocks.)"""
 
-    _FRAME = 0xFD2FB528
-    _SKIPPABLE = range(0x184D2A50, 0x184D2A60)
-
-    def __init__(self) -> None:
-        self._field = b""  # the header field being gathered
-        self._need = 4  # its length
-        self._next: Callable[[bytes], None] = self._magic
-        self._skip = 0  # bytes to pass over (a block's content, a skippable frame's data)
-        self._checksum = False
+    def __init__(self, decompressor: zstandard.ZstdDecompressor) -> None:
+        self._decompressor = decompressor
+        self._frame: zstandard.ZstdDecompressionObj | None = None
 
     def feed(self, data: bytes) -> None:
-        position = 0
-        while position < len(data):
-            if self._skip:
-                passed = min(self._skip, len(data) - position)
-                self._skip -= passed
-                position += passed
-                continue
-            taken = data[position : position + self._need - len(self._field)]
-            self._field += taken
-            position += len(taken)
-            if len(self._field) == self._need:
-                field, self._field = self._field, b""
-                self._next(field)
+        while data:
+            if self._frame is None or self._frame.eof:
+                self._frame = self._decompressor.decompressobj()
+            self._frame.decompress(data)
+            # The rest is the next frame's (or, not being one, refused by the next call).
+            data = self._frame.unused_data if self._frame.eof else b""
 
     @property
     def complete(self) -> bool:
         """Whether what was fed ends right after a frame, or is empty (as an empty gzip or
         deflate body is: no content)."""
-        return self._next == self._magic and not self._field and not self._skip
-
-    def _expect(self, size: int, then: Callable[[bytes], None]) -> None:
-        self._need, self._next = size, then
-
-    def _magic(self, field: bytes) -> None:
-        magic = int.from_bytes(field, "little")
-        if magic == self._FRAME:
-            self._expect(1, self._descriptor)
-        elif magic in self._SKIPPABLE:
-            self._expect(4, self._skippable_size)
-        else:
-            raise zstandard.ZstdError("unknown frame descriptor")
-
-    def _skippable_size(self, field: bytes) -> None:
-        self._skip = int.from_bytes(field, "little")
-        self._expect(4, self._magic)
-
-    def _descriptor(self, field: bytes) -> None:
-        descriptor = field[0]
-        single_segment = descriptor >> 5 & 1
-        self._checksum = bool(descriptor >> 2 & 1)
-        content_size_bytes = (single_segment, 2, 4, 8)[descriptor >> 6]
-        dictionary_id_bytes = (0, 1, 2, 4)[descriptor & 3]
-        window_bytes = 0 if single_segment else 1
-        self._skip = window_bytes + dictionary_id_bytes + content_size_bytes
-        self._expect(3, self._block)
-
-    def _block(self, field: bytes) -> None:
-        header = int.from_bytes(field, "little")
-        last, block_type, size = header & 1, header >> 1 & 3, header >> 3
-        if block_type == 3:
-            raise zstandard.ZstdError("reserved block type")
-        self._skip = 1 if block_type == 1 else size  # an RLE block holds its one byte
-        if not last:
-            self._expect(3, self._block)
-        elif self._checksum:
-            self._skip += 4
-            self._expect(4, self._magic)
-        else:
-            self._expect(4, self._magic)
+        return self._frame is None or self._frame.eof
 
 
 class _Collected:
@@ -203,15 +152,15 @@ class _ZstdDecoder:
     stops it: a bomb costs at most the limit and one piece."""
 
     def __init__(self) -> None:
+        # Two decompressors: one's context serves one operation at a time.
         self._collected = _Collected()
         self._writer = zstandard.ZstdDecompressor().stream_writer(
             self._collected, write_size=ZSTD_PIECE_BYTES
         )
-        self._frames = _ZstdFrames()
+        self._frames = _ZstdFrameEnds(zstandard.ZstdDecompressor())
         self._input = b""
 
     def feed(self, data: bytes) -> None:
-        self._frames.feed(data)
         self._input += data
 
     def drain(self, limit: int) -> bytes:
@@ -220,6 +169,8 @@ class _ZstdDecoder:
         data, self._input = self._input, b""
         self._collected.limit = limit
         self._writer.write(data)
+        # Only once the writer has bounded what it decodes to.
+        self._frames.feed(data)
         out = b"".join(self._collected.parts)
         self._collected.parts, self._collected.size = [], 0
         return out
@@ -291,7 +242,8 @@ def _read_limits(request: HttpRequest) -> Iterator[BodyRead | None]:
     connections alive, so the socket gets its previous timeout back once the body is read,
     or not."""
     sock = request.META.get("gunicorn.socket")
-    if sock is None:
+    if sock is None or not request.META.get("SERVER_PROTOCOL", "").startswith("HTTP/1."):
+        # Not gunicorn, or HTTP/2, whose streams share the socket (and are read for them).
         yield None
         return
     previous = sock.gettimeout()
@@ -306,6 +258,15 @@ def _read_limits(request: HttpRequest) -> Iterator[BodyRead | None]:
             yield None
     finally:
         sock.settimeout(previous)
+
+
+def _close_after_answer(request: HttpRequest) -> None:
+    """Have gunicorn close the connection after this answer, as it does once reading a body
+    raised: a body cut short by the watcher reads as one that ended (a short Content-Length
+    read raises nothing), and the bytes the client sends next are no request."""
+    body = request.META.get("wsgi.input")
+    if hasattr(body, "failed"):
+        body.failed = True
 
 
 def _chunks(
@@ -371,8 +332,13 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
             except BadRequest:
                 # The watcher cut the stream short: the body came too slowly, not broken.
                 if watched is not None and watched.expired:
+                    _close_after_answer(request)
                     raise RequestTimeout("timed out reading the request body") from None
                 raise
+            if watched is not None and watched.expired:
+                # Cut while its last bytes were decoded: the body is whole, but the socket
+                # reads no next request.
+                _close_after_answer(request)
         if decoder is not None:
             decoder.finish()
     except _DECODE_ERRORS as exc:

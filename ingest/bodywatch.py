@@ -5,8 +5,9 @@ that goes silent, but a client that trickles a byte now and then renews it at ev
 As Apache's mod_reqtimeout does (`body=20,MinRate=500`), a body must be read within the
 timeout plus one second per INGEST_BODY_MIN_RATE_BYTES_PER_SECOND bytes received; past that,
 the watcher shuts the socket's reading side down, which wakes the thread from its wait, and
-ingest answers 408. Progress is seen a read of READ_CHUNK_BYTES at a time, so the rate must
-let one read finish within the timeout (16 KiB at 1000 bytes/s: 16.4 s of 20)."""
+ingest answers 408 and has gunicorn close the connection. Progress is seen a read of
+READ_CHUNK_BYTES at a time, so the rate must let one read finish within the timeout (16 KiB
+at 1000 bytes/s: 16.4 s of 20)."""
 
 from __future__ import annotations
 
@@ -79,9 +80,22 @@ class BodyWatcher:
                 for read in self._reads:
                     if not read.expired and read.overdue(now):
                         read.expired = True
-                        with suppress(OSError):
-                            read.sock.shutdown(socket.SHUT_RD)
+                        _stop_reading(read.sock)
             time.sleep(CHECK_SECONDS)
+
+
+def _stop_reading(sock: socket.socket) -> None:
+    """Shut the connection's reading side at the descriptor, under any TLS layer:
+    SSLSocket.shutdown drops the TLS session first, and the answer would then go out in
+    clear text. The request thread's wait for bytes ends as if the client had closed. (Under
+    gunicorn's own TLS, the session breaks on the cut record: the client sees the connection
+    closed, not the 408.)"""
+    with suppress(OSError):
+        raw = socket.socket(fileno=os.dup(sock.fileno()))
+        try:
+            raw.shutdown(socket.SHUT_RD)
+        finally:
+            raw.close()
 
 
 watcher = BodyWatcher()

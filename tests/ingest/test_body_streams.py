@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.client
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -140,55 +141,57 @@ def test_stalled_bodies_are_answered_408_and_free_their_threads(key):
 
 
 def _trickle(sock: socket.socket, data: bytes, *, pieces: int, pause: float) -> float:
-    """Send `data` in `pieces` with `pause` between them, until the server stops reading;
-    the seconds it took."""
+    """Send `data` in `pieces` with `pause` between them, until all is sent or the server
+    answers; the seconds it took."""
     started = time.monotonic()
     size = -(-len(data) // pieces)
     for start in range(0, len(data), size):
-        try:
-            sock.sendall(data[start : start + size])
-        except OSError:
-            break
-        time.sleep(pause)
+        sock.sendall(data[start : start + size])
+        if select.select([sock], [], [], pause)[0]:
+            break  # answered (or closed)
     return time.monotonic() - started
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("transfer", ["Content-Length", "chunked"])
-def test_a_body_below_the_minimum_rate_is_answered_408(key, transfer):
+def test_a_body_below_the_minimum_rate_is_answered_408_and_the_connection_closed(key, transfer):
     """A byte every 0.2 s renews the 1 s read timeout forever; the rate rule (1 s plus one
-    per 1000 bytes received) ends it after about a second."""
+    per 1000 bytes received) ends it after about a second. The connection is closed: what
+    the client sends after the cut is not read as another request."""
     body = json.dumps({"message": "x" * 200}).encode()
     if transfer == "chunked":
         headers = "Transfer-Encoding: chunked\r\n"
         body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     else:
         headers = f"Content-Length: {len(body)}\r\n"
-    environment = {"INGEST_BODY_READ_TIMEOUT_SECONDS": "1"}
-    with _gunicorn(_free_port(), **environment) as url, _connect(url) as sock:
+    with (
+        _gunicorn(_free_port(), INGEST_BODY_READ_TIMEOUT_SECONDS="1") as url,
+        _connect(url) as sock,
+    ):
         sock.sendall(_store_head(key, headers=headers))
-        # 0.2 s a byte: the whole body would take about 45 s.
-        sending = _trickle(sock, body, pieces=len(body), pause=0.2)
+        # A byte every 0.2 s until the answer (the whole body would take 45 s).
+        assert _trickle(sock, body, pieces=len(body), pause=0.2) < 10
         response, content = _answer(sock)
         assert response.status == 408, content
         assert json.loads(content) == {"detail": "timed out reading the request body"}
-        assert sending < 10
+        with contextlib.suppress(OSError):
+            sock.sendall(b"GET /api/0/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert _is_closed_by_server(sock)
     assert not QueuedItem.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_body_above_the_minimum_rate_is_read(key):
-    """40 KB at about 20 KB/s, with a 1 s timeout and a 10 KB/s minimum: three reads of
-    16 KiB, each well within the time the bytes before it earned."""
-    body = json.dumps({"message": "slow but steady", "extra": {"pad": "x" * 40_000}}).encode()
+    """48 KB in 3 s, past the 2 s timeout: each read of 16 KiB comes about a second after
+    the one before, and each earns 1.6 s more at the 10 KB/s minimum."""
+    body = json.dumps({"message": "slow but steady", "extra": {"pad": "x" * 48_000}}).encode()
     environment = {
-        "INGEST_BODY_READ_TIMEOUT_SECONDS": "1",
+        "INGEST_BODY_READ_TIMEOUT_SECONDS": "2",
         "INGEST_BODY_MIN_RATE_BYTES_PER_SECOND": "10000",
     }
     with _gunicorn(_free_port(), **environment) as url, _connect(url) as sock:
         sock.sendall(_store_head(key, headers=f"Content-Length: {len(body)}\r\n"))
-        assert _trickle(sock, body, pieces=10, pause=0.2) >= 2
+        assert _trickle(sock, body, pieces=12, pause=0.25) > 2
         response, content = _answer(sock)
         assert response.status == 200, content
     assert QueuedItem.objects.count() == 1
