@@ -213,16 +213,27 @@ class BatchJournal:
         self._file.close()
 
 
+def recover_dead_workers_batches() -> int:
+    """Take over the batches of dead workers: at a worker's start and with its maintenance
+    (so that a worker that was not restarted, or a database down at start, delays this only
+    a minute); returns how many items were marked."""
+    if connection.vendor == "postgresql":
+        return recover_dead_batches_in_database()
+    directory = journal_directory()
+    return recover_dead_batches(directory) if directory.is_dir() else 0
+
+
 def open_journal() -> Journal | None:
     """Take over the batches of dead workers, then open this worker's journal; on SQLite,
     None (with a warning) where the data directory is not writable."""
+    try:
+        recover_dead_workers_batches()
+    except (DatabaseError, OSError) as exc:
+        logger.warning("batches of dead digest workers not taken over yet: %s", exc)
     if connection.vendor == "postgresql":
-        recover_dead_batches_in_database()
         return DatabaseJournal()
     directory = journal_directory()
     try:
-        if directory.is_dir():
-            recover_dead_batches(directory)
         return BatchJournal(directory)
     except OSError as exc:
         logger.warning("digesting without a batch journal in %s: %s", directory, exc)

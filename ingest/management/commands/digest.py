@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from ingest.digest import digest_batch, run_maintenance
-from ingest.journal import Journal, open_journal
+from ingest.journal import Journal, open_journal, recover_dead_workers_batches
 from ingest.runtime import stop_with_parent, tune_gc
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def _run(
             next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_SECONDS
             try:
                 run_maintenance()
+                recover_dead_workers_batches()
             except Exception:
                 logger.exception("maintenance failed; digesting goes on")
                 connection.close()
