@@ -78,30 +78,36 @@ def digest_batch(*, batch_size: int, journal: Journal | None = None) -> int:
         # since a transaction there takes the database's one write lock (IMMEDIATE), which
         # every accepted envelope needs.
         return 0
+    with transaction.atomic():
+        rows = _claim(batch_size=batch_size)
+        if not rows:
+            return 0
+        if journal is not None:
+            journal.begin([row.pk for row in rows])
+        try:
+            _digest_claimed(rows)
+        finally:
+            # Cleared while the rows are still locked: once they are free, another worker
+            # takes a journal left behind for a dead worker's (ingest.journal).
+            if journal is not None:
+                journal.end()
+    return len(rows)
+
+
+def _digest_claimed(rows: list[QueuedItem]) -> None:
     try:
         with transaction.atomic():
-            rows = _claim(batch_size=batch_size)
-            if not rows:
-                return 0
-            if journal is not None:
-                journal.begin([row.pk for row in rows])
-            try:
-                with transaction.atomic():
-                    _digest_rows(rows)
-            except Exception as exc:
-                # Any failure, not only the database's: one malformed item must not stop the
-                # worker. A batch is retried item by item; a lone item is marked and, after
-                # MAX_FAILURES, parked for an operator.
-                if len(rows) > 1 or isinstance(exc, InterfaceError | OperationalError):
-                    raise  # a lost connection is not the item's fault
-                logger.exception("digest of queued item %s failed", rows[0].pk)
-                QueuedItem.objects.filter(pk=rows[0].pk).update(
-                    failures=F("failures") + 1, last_error=str(exc)[:2000]
-                )
-    finally:
-        if journal is not None:
-            journal.end()  # committed, or rolled back by an exception: nothing to recover
-    return len(rows)
+            _digest_rows(rows)
+    except Exception as exc:
+        # Any failure, not only the database's: one malformed item must not stop the
+        # worker. A batch is retried item by item; a lone item is marked and, after
+        # MAX_FAILURES, parked for an operator.
+        if len(rows) > 1 or isinstance(exc, InterfaceError | OperationalError):
+            raise  # a lost connection is not the item's fault
+        logger.exception("digest of queued item %s failed", rows[0].pk)
+        QueuedItem.objects.filter(pk=rows[0].pk).update(
+            failures=F("failures") + 1, last_error=str(exc)[:2000]
+        )
 
 
 def _claim(*, batch_size: int) -> list[QueuedItem]:

@@ -10,8 +10,11 @@ one that kills is parked after QueuedItem.MAX_FAILURES deaths and the others go 
 
 On PostgreSQL the batch is a row of ingest_digestjournal, written on a connection of the
 worker's own in autocommit, outside the batch's transaction: every worker on every machine
-sees it. A worker is alive while the batch's queued rows are locked (its claim holds them
-FOR UPDATE until it commits), so a row whose items are all free belongs to a dead worker.
+sees it. The worker deletes the row before its batch commits or rolls back, so a row stays
+only while its batch's queued rows are locked (its claim holds them FOR UPDATE), or after
+its worker died. A row whose items are all free is a dead worker's; one whose items another
+worker took meanwhile waits for them to be free again (that worker committed them, and the
+row goes, or died as well, and both deaths are counted).
 On SQLite (one machine) the batch is a file in the data directory, locked (flock) while its
 worker lives.
 """
@@ -46,8 +49,9 @@ class Journal(Protocol):
 
 
 def _worker_name() -> str:
-    """A name no other worker has, even one with the same pid in another container."""
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    """A name no other worker has, even one with the same pid in another container (at most
+    92 characters)."""
+    return f"{socket.gethostname()[:60]}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
 def _ids(text: str) -> list[int]:
@@ -96,21 +100,26 @@ class DatabaseJournal:
     its own (autocommit: committed before the batch is digested), deleted after it."""
 
     def __init__(self) -> None:
-        self.worker = _worker_name()[: DigestJournal._meta.get_field("worker").max_length]
+        self.worker = _worker_name()
         self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
         self._table = connection.ops.quote_name(DigestJournal._meta.db_table)
         self._written = False
 
     def _execute(self, sql: str, params: list[object]) -> bool:
-        try:
-            with self._connection.cursor() as cursor:
-                cursor.execute(sql.replace("{table}", self._table), params)
-        except DatabaseError as exc:
-            # Digesting goes on without it; the next batch connects again.
-            logger.error("batch journal row of %s not written: %s", self.worker, exc)
-            self._connection.close()
-            return False
-        return True
+        for attempt in range(2):
+            try:
+                with self._connection.cursor() as cursor:
+                    cursor.execute(sql.replace("{table}", self._table), params)
+            except DatabaseError as exc:
+                # Once more on a new connection (the server may have closed an idle one);
+                # then digesting goes on without the row.
+                self._connection.close()
+                if attempt:
+                    logger.error("batch journal row of %s not written: %s", self.worker, exc)
+                    return False
+            else:
+                return True
+        return False
 
     def begin(self, ids: list[int]) -> None:
         self._written = self._execute(
@@ -127,6 +136,9 @@ class DatabaseJournal:
         self._execute("DELETE FROM {table} WHERE worker = %s", [self.worker])
 
     def close(self) -> None:
+        # Whether or not a batch's row is known to be there: one left behind would be taken
+        # for a dead worker's.
+        self._written = True
         self.end()
         self._connection.close()
 

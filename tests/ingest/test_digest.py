@@ -15,14 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import zstandard
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from groups.models import Event, Group
 from ingest.digest import digest_batch, drain
 from ingest.envelope import parse_envelope
 from ingest.journal import (
+    DIED,
     BatchJournal,
     DatabaseJournal,
     journal_directory,
@@ -277,13 +280,13 @@ def test_the_database_journal_of_a_live_worker_is_not_taken_over(key):
         live.begin(ids)
         assert recover_dead_batches_in_database() == 0
         assert DigestJournal.objects.get().item_ids == ",".join(map(str, ids))
-        batch.rollback()  # as when its worker dies
+        batch.rollback()  # as when its worker dies: the transaction ends, the row stays
+        assert recover_dead_batches_in_database() == 3
+        assert not DigestJournal.objects.exists()
+        assert set(QueuedItem.objects.values_list("failures", flat=True)) == {1}
     finally:
         batch.close()
-    assert recover_dead_batches_in_database() == 3
-    assert not DigestJournal.objects.exists()
-    assert set(QueuedItem.objects.values_list("failures", flat=True)) == {1}
-    live.close()
+        live._connection.close()  # (close() would delete a row: the worker is dead)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -292,14 +295,78 @@ def test_a_database_journal_holds_the_batch_until_it_ends(key):
         pytest.skip("the journal in the database is PostgreSQL's")
     queue_events(key, 5)
     journal = DatabaseJournal()
-    journal.begin([3, 1, 2])
-    # Committed on the journal's own connection: another connection sees it.
-    assert DigestJournal.objects.get(worker=journal.worker).item_ids == "3,1,2"
-    journal.end()
-    assert not DigestJournal.objects.exists()
-    assert digest_batch(batch_size=10, journal=journal) == 5
-    assert not DigestJournal.objects.exists()
-    journal.close()
+    try:
+        journal.begin([3, 1, 2])
+        # Committed on the journal's own connection: another connection sees it.
+        assert DigestJournal.objects.get(worker=journal.worker).item_ids == "3,1,2"
+        journal.end()
+        assert not DigestJournal.objects.exists()
+        assert digest_batch(batch_size=10, journal=journal) == 5
+        assert not DigestJournal.objects.exists()
+    finally:
+        journal.close()
+
+
+class _RecoveryJustBeforeEnd(DatabaseJournal):
+    """A live worker's journal; another worker's recovery (at its start, or once a minute)
+    runs just as this one clears its batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recovered: list[int] = []
+
+    def end(self) -> None:
+        def other_worker() -> None:
+            try:
+                self.recovered.append(recover_dead_batches_in_database())
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=other_worker)
+        thread.start()
+        thread.join(30)
+        super().end()
+
+
+def _undigestible(key) -> QueuedItem:
+    return QueuedItem.objects.create(
+        project=key.project,
+        key=key,
+        type="event",
+        event_id=uuid.uuid4(),
+        received=timezone.now(),
+        payload=b"not zstd at all",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_live_workers_failed_batch_is_not_taken_for_a_dead_workers(key, batch):
+    """The journal is cleared while the batch's rows are still locked: a batch that failed
+    (rolled back, to be retried item by item) or an item that failed alone (marked by its
+    worker) is not also counted as a death by a recovery landing in between."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the journal in the database is PostgreSQL's")
+    broken = _undigestible(key)
+    if batch == 1:
+        QueuedItem.objects.filter(pk=broken.pk).update(failures=1)  # a suspect: alone
+    else:
+        queue_events(key, batch - 1)
+    journal = _RecoveryJustBeforeEnd()
+    try:
+        if batch == 1:
+            assert digest_batch(batch_size=10, journal=journal) == 1
+        else:
+            with pytest.raises(zstandard.ZstdError):
+                digest_batch(batch_size=10, journal=journal)
+    finally:
+        journal.close()
+    assert journal.recovered[:1] == [0]  # (close() clears again: another 0)
+    assert set(journal.recovered) == {0}
+    broken.refresh_from_db()
+    assert broken.failures == (2 if batch == 1 else 0)
+    assert DIED not in broken.last_error
+    assert set(QueuedItem.objects.exclude(pk=broken.pk).values_list("failures", flat=True)) <= {0}
 
 
 def test_the_journal_of_a_live_worker_is_not_taken_over(tmp_path):
