@@ -332,13 +332,13 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
             except BadRequest:
                 # The watcher cut the stream short: the body came too slowly, not broken.
                 if watched is not None and watched.expired:
-                    _close_after_answer(request)
                     raise RequestTimeout("timed out reading the request body") from None
                 raise
-            if watched is not None and watched.expired:
-                # Cut while its last bytes were decoded: the body is whole, but the socket
-                # reads no next request.
-                _close_after_answer(request)
+            finally:
+                # However the read ended, a cut socket reads no next request (one cut while
+                # the last bytes were decoded leaves a whole body, answered as usual).
+                if watched is not None and watched.expired:
+                    _close_after_answer(request)
         if decoder is not None:
             decoder.finish()
     except _DECODE_ERRORS as exc:

@@ -20,6 +20,7 @@ from groups.services.spans import store_spans
 from ingest.digesters import Outcomes, digests
 from ingest.digesters.values import (
     JSON,
+    MAX_RECORD_AGE,
     InvalidItem,
     clock_drift,
     container_records,
@@ -33,7 +34,7 @@ from ingest.digesters.values import (
     uuid_or_none,
 )
 from ingest.models import Outcome, QueuedItem
-from ingest.normalize import InvalidEvent, normalize_event
+from ingest.normalize import MAX_AGE, InvalidEvent, normalize_event
 from ingest.scrubbing import Scrubber, project_scrubber, scrub_event
 from projects.models import Project
 
@@ -47,11 +48,16 @@ UNLABELED = "<unlabeled span>"
 
 
 def _times(
-    start: Any, end: Any, drift: timedelta, received: datetime | None = None
+    start: Any,
+    end: Any,
+    drift: timedelta,
+    received: datetime | None = None,
+    max_age: timedelta = MAX_RECORD_AGE,
 ) -> tuple[datetime, datetime, float]:
-    """Start, end and duration; with `received`, both bounded as Relay bounds span items."""
-    started = moment(start, drift=drift, received=received)
-    ended = moment(end, drift=drift, received=received)
+    """Start, end and duration; with `received`, both bounded as Relay bounds span items
+    (older than `max_age`: invalid)."""
+    started = moment(start, drift=drift, received=received, max_age=max_age)
+    ended = moment(end, drift=drift, received=received, max_age=max_age)
     if ended < started:
         raise InvalidItem("timestamp", "ends before it starts")
     return started, ended, (ended - started) / timedelta(milliseconds=1)
@@ -111,9 +117,10 @@ def _segment(row: QueuedItem, event: JSON, scrubber: Scrubber | None) -> Span:
     trace = (event.get("contexts") or {}).get("trace")
     if not isinstance(trace, dict):
         raise InvalidItem("invalid_transaction", "no trace context")
-    # Already corrected for clock drift by normalize_event; bounded as span items are.
+    # Already corrected for clock drift by normalize_event, which keeps events up to MAX_AGE
+    # old (a cached envelope sent weeks later); bounded so otherwise, as span items are.
     start, end, duration = _times(
-        event.get("start_timestamp"), event["timestamp"], timedelta(0), row.received
+        event.get("start_timestamp"), event["timestamp"], timedelta(0), row.received, MAX_AGE
     )
     sdk = event.get("sdk") or {}
     attributes = {
@@ -149,7 +156,7 @@ def _child(row: QueuedItem, raw: Any, segment: Span, scrubber: Scrubber | None) 
     if not isinstance(raw, dict):
         raise InvalidItem("invalid_span", "span is not an object")
     start, end, duration = _times(
-        raw.get("start_timestamp"), raw.get("timestamp"), timedelta(0), row.received
+        raw.get("start_timestamp"), raw.get("timestamp"), timedelta(0), row.received, MAX_AGE
     )
     attributes = {
         **flat_attributes(raw.get("data"), typed=False),

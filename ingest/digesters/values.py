@@ -126,12 +126,17 @@ def clock_drift(row: QueuedItem) -> timedelta:
 
 
 def moment(
-    value: Any, *, drift: timedelta, received: datetime | None = None, reason: str = "timestamp"
+    value: Any,
+    *,
+    drift: timedelta,
+    received: datetime | None = None,
+    reason: str = "timestamp",
+    max_age: timedelta = MAX_RECORD_AGE,
 ) -> datetime:
     """A required timestamp (RFC 3339 or unix seconds), corrected for clock drift.
 
     With `received`, bounded as Relay bounds span and log timestamps: more than
-    MAX_SECONDS_IN_FUTURE ahead of it or older than MAX_RECORD_AGE → invalid `timestamp`.
+    MAX_SECONDS_IN_FUTURE ahead of it or older than `max_age` → invalid `timestamp`.
     """
     parsed = parse_timestamp(value)
     if parsed is None:
@@ -141,7 +146,7 @@ def moment(
     except OverflowError:
         raise InvalidItem(reason, f"bad timestamp {value!r}") from None
     if received is not None and not (
-        received - MAX_RECORD_AGE <= corrected <= received + MAX_RECORD_FUTURE
+        received - max_age <= corrected <= received + MAX_RECORD_FUTURE
     ):
         raise InvalidItem("timestamp", f"timestamp out of range {value!r}")
     return corrected

@@ -197,6 +197,25 @@ class TestTransactions:
         send(key, [({"type": "transaction"}, b"{not json")], {"event_id": event_id})
         assert outcomes() == {("transaction", "invalid", "invalid_json"): 1}
 
+    def test_a_transaction_sent_weeks_later_is_kept(self, key):
+        """A cached envelope sent 45 days late: events are kept up to 90 days old, and so are
+        the transaction's segment and child spans (span items: 30)."""
+        late = timezone.now() - timedelta(days=45)
+        child = {
+            **transaction()["spans"][0],
+            "start_timestamp": (late - timedelta(seconds=1.5)).timestamp(),
+            "timestamp": (late - timedelta(seconds=1)).isoformat(),
+        }
+        payload = transaction(
+            start_timestamp=(late - timedelta(seconds=2)).isoformat(),
+            timestamp=late.timestamp(),
+            spans=[child],
+        )
+        send(key, [({"type": "transaction"}, payload)], {"event_id": payload["event_id"]})
+        assert Span.objects.count() == 2
+        assert abs(Span.objects.get(is_segment=True).end - late) < timedelta(seconds=1)
+        assert outcomes("span") == {("span", "accepted", ""): 2}
+
     def test_bad_child_spans_cost_only_themselves(self, key):
         good = transaction()["spans"][0]
         spans = [
