@@ -9,7 +9,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
-from config.asgi import application
 from groups.models import GroupStatus
 from tests.groups.factories import GroupFactory
 from tests.organizations.factories import ApiKeyFactory
@@ -95,6 +94,10 @@ def _asgi_put(key, group, content_types: list[str], body: bytes) -> tuple[int, b
 
 
 async def _asgi_request(scope: dict, body: bytes) -> tuple[int, bytes]:
+    # Imported in the test, once the static files directory of the tests' settings exists
+    # (WhiteNoise warns about a missing one when the application is built).
+    from config.asgi import application
+
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
     start = await communicator.receive_output(timeout=10)
