@@ -315,6 +315,7 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
 
     out = bytearray()
     received = 0
+    watched: BodyRead | None = None
     try:
         with _read_limits(request) as watched:
             try:
@@ -334,15 +335,16 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
                 if watched is not None and watched.expired:
                     raise RequestTimeout("timed out reading the request body") from None
                 raise
-            finally:
-                # However the read ended, a cut socket reads no next request (one cut while
-                # the last bytes were decoded leaves a whole body, answered as usual).
-                if watched is not None and watched.expired:
-                    _close_after_answer(request)
         if decoder is not None:
             decoder.finish()
     except _DECODE_ERRORS as exc:
         raise BadRequest(f"invalid {encoding} body: {exc}") from None
+    finally:
+        # Checked once the watcher lets go of the read: however it ended, a cut socket reads
+        # no next request (one cut while the last bytes were decoded leaves a whole body,
+        # answered as usual).
+        if watched is not None and watched.expired:
+            _close_after_answer(request)
     return bytes(out)
 
 

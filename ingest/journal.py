@@ -14,7 +14,8 @@ sees it. The worker deletes the row before its batch commits or rolls back, so a
 only while its batch's queued rows are locked (its claim holds them FOR UPDATE), or after
 its worker died. A row whose items are all free is a dead worker's; one whose items another
 worker took meanwhile waits for them to be free again (that worker committed them, and the
-row goes, or died as well, and both deaths are counted).
+row goes, or died as well, and both deaths are counted). A worker that dies between clearing
+its row and its commit goes uncounted, the price of never counting a live one.
 On SQLite (one machine) the batch is a file in the data directory, locked (flock) while its
 worker lives.
 """
@@ -27,6 +28,7 @@ import logging
 import os
 import socket
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -50,7 +52,7 @@ class Journal(Protocol):
 
 def _worker_name() -> str:
     """A name no other worker has, even one with the same pid in another container (at most
-    92 characters)."""
+    81 characters)."""
     return f"{socket.gethostname()[:60]}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
@@ -106,20 +108,31 @@ class DatabaseJournal:
         self._written = False
 
     def _execute(self, sql: str, params: list[object]) -> bool:
-        for attempt in range(2):
-            try:
-                with self._connection.cursor() as cursor:
-                    cursor.execute(sql.replace("{table}", self._table), params)
-            except DatabaseError as exc:
-                # Once more on a new connection (the server may have closed an idle one);
-                # then digesting goes on without the row.
-                self._connection.close()
-                if attempt:
-                    logger.error("batch journal row of %s not written: %s", self.worker, exc)
-                    return False
-            else:
-                return True
-        return False
+        """Run one statement; False if it failed twice. Never raises: end() runs inside the
+        batch's transaction, which a journal failure must neither roll back nor mask."""
+        sql = sql.replace("{table}", self._table)
+        try:
+            self._run(sql, params)
+            return True
+        except Exception as exc:
+            # Once more on a new connection (the server may have closed an idle one).
+            logger.warning("batch journal of %s: %s; connecting again", self.worker, exc)
+            self._close_connection()
+        try:
+            self._run(sql, params)
+            return True
+        except Exception as exc:
+            logger.error("batch journal row of %s not written: %s", self.worker, exc)
+            self._close_connection()
+            return False
+
+    def _run(self, sql: str, params: list[object]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    def _close_connection(self) -> None:
+        with suppress(Exception):
+            self._connection.close()
 
     def begin(self, ids: list[int]) -> None:
         self._written = self._execute(
@@ -140,7 +153,7 @@ class DatabaseJournal:
         # for a dead worker's.
         self._written = True
         self.end()
-        self._connection.close()
+        self._close_connection()
 
 
 # SQLite.
