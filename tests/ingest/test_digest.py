@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import zstandard
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -367,6 +367,58 @@ def test_a_live_workers_failed_batch_is_not_taken_for_a_dead_workers(key, batch)
     assert broken.failures == (2 if batch == 1 else 0)
     assert DIED not in broken.last_error
     assert set(QueuedItem.objects.exclude(pk=broken.pk).values_list("failures", flat=True)) <= {0}
+
+
+class _RecoveryHoldingTheRow(DatabaseJournal):
+    """A live worker's journal whose row another worker's recovery locks (as it does each row
+    it looks at) right after it is written, and holds for half a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recovered: list[int] = []
+        self._other: threading.Thread | None = None
+
+    def begin(self, ids: list[int]) -> None:
+        super().begin(ids)
+        held = threading.Event()
+
+        def other_worker() -> None:
+            try:
+                with transaction.atomic():
+                    rows = list(DigestJournal.objects.select_for_update())
+                    assert len(rows) == 1
+                    held.set()
+                    time.sleep(0.5)  # the worker's clear waits meanwhile
+                self.recovered.append(recover_dead_batches_in_database())
+            finally:
+                connections.close_all()
+
+        self._other = threading.Thread(target=other_worker)
+        self._other.start()
+        assert held.wait(10)
+
+    def join(self) -> None:
+        if self._other is not None:
+            self._other.join(30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_clearing_its_journal_waits_out_a_recovery_holding_it(key):
+    """The clear, inside the batch, waits for the lock (no deadlock: the batch never touches
+    the journal), and the recovery that follows, the batch committed, counts nothing."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the journal in the database is PostgreSQL's")
+    queue_events(key, 3)
+    journal = _RecoveryHoldingTheRow()
+    try:
+        assert digest_batch(batch_size=10, journal=journal) == 3
+    finally:
+        journal.join()
+        journal.close()
+    assert journal.recovered == [0]
+    assert not QueuedItem.objects.exists()
+    assert not DigestJournal.objects.exists()
+    assert Group.objects.get().times_seen == 3
 
 
 def test_the_journal_of_a_live_worker_is_not_taken_over(tmp_path):
