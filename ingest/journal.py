@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -249,12 +249,9 @@ def recover_dead_workers_batches() -> int:
 
 
 def open_journal() -> Journal | None:
-    """Take over the batches of dead workers, then open this worker's journal; on SQLite,
-    None (with a warning) where the data directory is not writable."""
-    try:
-        recover_dead_workers_batches()
-    except (DatabaseError, OSError) as exc:
-        logger.warning("batches of dead digest workers not taken over yet: %s", exc)
+    """This worker's journal; on SQLite, None (with a warning) where the data directory is
+    not writable. (The worker takes over dead workers' batches with its maintenance, which
+    runs before its first batch.)"""
     if connection.vendor == "postgresql":
         return DatabaseJournal()
     directory = journal_directory()

@@ -71,12 +71,13 @@ def _run(
     while not stop.is_set():
         if time.monotonic() >= next_maintenance:
             next_maintenance = time.monotonic() + MAINTENANCE_INTERVAL_SECONDS
-            try:
-                run_maintenance()
-                recover_dead_workers_batches()
-            except Exception:
-                logger.exception("maintenance failed; digesting goes on")
-                connection.close()
+            # Each on its own: one failing (a database down at start) skips not the other.
+            for job in (run_maintenance, recover_dead_workers_batches):
+                try:
+                    job()
+                except Exception:
+                    logger.exception("%s failed; digesting goes on", job.__name__)
+                    connection.close()
         size = 1 if single_items_left else batch_size
         try:
             taken = digest_batch(batch_size=size, journal=journal)
