@@ -8,7 +8,9 @@ import json
 import uuid
 
 import pytest
+from django.utils import timezone
 
+from ingest.models import QueuedItem
 from projects import services as project_services
 
 
@@ -26,6 +28,18 @@ def envelope_bytes(header: dict, items: list[tuple[dict, bytes | dict]], *, leng
             item_header["length"] = len(body)
         parts += [json.dumps(item_header).encode(), body]
     return b"\n".join(parts) + b"\n"
+
+
+def queue_undigestible(key) -> QueuedItem:
+    """A queued event whose payload is no zstd: every digest of it fails."""
+    return QueuedItem.objects.create(
+        project=key.project,
+        key=key,
+        type="event",
+        event_id=uuid.uuid4(),
+        received=timezone.now(),
+        payload=b"not zstd at all",
+    )
 
 
 def event_envelope(event: dict | None = None, *, event_id: str | None = None) -> bytes:

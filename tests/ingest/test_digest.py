@@ -37,7 +37,7 @@ from ingest.models import DigestJournal, QueuedItem
 from ingest.services import accept_envelope
 from projects import services as project_services
 from tests.conftest import _server_environment
-from tests.ingest.conftest import auth_header, event_envelope
+from tests.ingest.conftest import auth_header, event_envelope, queue_undigestible
 
 SAME_ISSUE = {
     "exception": {
@@ -328,17 +328,6 @@ class _RecoveryJustBeforeEnd(DatabaseJournal):
         super().end()
 
 
-def _undigestible(key) -> QueuedItem:
-    return QueuedItem.objects.create(
-        project=key.project,
-        key=key,
-        type="event",
-        event_id=uuid.uuid4(),
-        received=timezone.now(),
-        payload=b"not zstd at all",
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_a_live_workers_failed_batch_is_not_taken_for_a_dead_workers(key, batch):
@@ -347,7 +336,7 @@ def test_a_live_workers_failed_batch_is_not_taken_for_a_dead_workers(key, batch)
     worker) is not also counted as a death by a recovery landing in between."""
     if connection.vendor != "postgresql":
         pytest.skip("the journal in the database is PostgreSQL's")
-    broken = _undigestible(key)
+    broken = queue_undigestible(key)
     if batch == 1:
         QueuedItem.objects.filter(pk=broken.pk).update(failures=1)  # a suspect: alone
     else:
@@ -501,8 +490,6 @@ def test_releases_are_created_from_events_with_new_issue_counts(key):
 @pytest.mark.django_db
 def test_maintenance_reopens_expired_ignores_ages_new_issues_and_prunes_windows(key):
     from datetime import timedelta
-
-    from django.utils import timezone
 
     from groups.models import GroupStatus, GroupSubstatus
     from ingest.digest import run_maintenance

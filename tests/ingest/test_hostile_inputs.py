@@ -16,7 +16,12 @@ from ingest.digest import drain
 from ingest.management.commands.digest import run_worker
 from ingest.models import QueuedItem
 from ingest.normalize import MAX_MESSAGE_CHARS
-from tests.ingest.conftest import auth_header, envelope_bytes, event_envelope
+from tests.ingest.conftest import (
+    auth_header,
+    envelope_bytes,
+    event_envelope,
+    queue_undigestible,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -150,14 +155,7 @@ def test_nul_and_surrogates_in_headers_are_stored(post_envelope, key):
 
 @pytest.mark.django_db(transaction=True)  # the worker closes its connection after a failure
 def test_an_item_that_cannot_be_digested_is_parked_not_blocking(key):
-    broken = QueuedItem.objects.create(
-        project=key.project,
-        key=key,
-        type="event",
-        event_id=uuid.uuid4(),
-        received=timezone.now(),
-        payload=b"not zstd at all",
-    )
+    broken = queue_undigestible(key)
     good = QueuedItem.objects.create(
         project=key.project,
         key=key,
