@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from groups import jsoncodec
-from ingest import services
+from ingest import door, services
 from ingest.apicalls import API_CALL, InvalidApiCall, parse_api_call
 from ingest.body import read_body
 from ingest.exceptions import (
@@ -113,7 +113,7 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
 
 def _key(request: HttpRequest) -> ProjectKey:
     application_id = request.META.get("HTTP_X_MOESIF_APPLICATION_ID", "")
-    return services.authenticate_application(application_id=application_id)
+    return door.authenticate_application(application_id=application_id)
 
 
 def _read_json(request: HttpRequest, *, max_bytes: int, too_large: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -15,13 +14,12 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from groups import jsoncodec
-from ingest import attachmentcap, ratelimits
+from ingest import attachmentcap, door, ratelimits
 from ingest.apicalls import API_CALL
 from ingest.auth import ClientAuth
 from ingest.digesters import stored_types
 from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normalize_event_id
-from ingest.exceptions import BadRequest, Forbidden, RateLimited, Unauthorized
+from ingest.exceptions import BadRequest, RateLimited
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import clean_json
 from ingest.outcomes import record_outcomes
@@ -30,11 +28,9 @@ from projects.models import ProjectKey
 
 logger = logging.getLogger(__name__)
 
-REJECTED = "event submission rejected with_reason: ProjectId"
 # Item types the digest stores; the others are counted at the door and not queued.
 STORED_TYPES = stored_types()
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
-BACKLOG_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -43,101 +39,6 @@ class Accepted:
     # Set when some items were dropped by a quota: tells the SDK to back off those categories.
     rate_limits: str = ""
     queued: int = 0
-
-
-@dataclass
-class _BacklogProbe:
-    """The queue's length, looked up at most once a second per process."""
-
-    checked_at: float = 0.0
-    is_full: bool = False
-
-    def full(self) -> bool:
-        now = time.monotonic()
-        if now - self.checked_at >= BACKLOG_CHECK_SECONDS:
-            bound = settings.INGEST_MAX_BACKLOG_ITEMS
-            self.is_full = QueuedItem.objects.pending()[: bound + 1].count() > bound
-            self.checked_at = now
-        return self.is_full
-
-
-_backlog = _BacklogProbe()
-
-
-def _backlogged() -> RateLimited:
-    return RateLimited(
-        "Faultline is digesting a backlog; retry later",
-        retry_after=settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS,
-        rate_limits=f"{settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS}::organization",
-    )
-
-
-@dataclass
-class _KnownKey:
-    key: ProjectKey | None
-    quotas: list[ratelimits.Quota]
-    expires: float
-
-
-class _KeyCache:
-    """Keys (and their quotas) looked up in the last INGEST_KEY_CACHE_SECONDS, per process.
-
-    Saves two queries on every request; like Relay's project-config cache, a deactivated
-    key or a changed quota takes effect within that many seconds.
-    """
-
-    MAX_ENTRIES = 10_000
-
-    def __init__(self) -> None:
-        self._entries: dict[str, _KnownKey] = {}
-
-    def get(self, public_key: str) -> _KnownKey:
-        now = time.monotonic()
-        known = self._entries.get(public_key)
-        if known is not None and known.expires > now:
-            return known
-        key = (
-            ProjectKey.objects.select_related("project")
-            .prefetch_related("project__quotas")
-            .filter(public_key=public_key)
-            .first()
-        )
-        quotas = ratelimits.quotas_for(key) if key is not None else []
-        known = _KnownKey(key, quotas, now + settings.INGEST_KEY_CACHE_SECONDS)
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[public_key] = known
-        return known
-
-
-_keys = _KeyCache()
-
-
-def authenticate(*, auth: ClientAuth, project_id: str | None) -> ProjectKey:
-    """The active key named by `auth`, belonging to the project in the URL (if any)."""
-    key = _keys.get(auth.public_key).key
-    if key is None or not key.is_active:
-        raise Forbidden(REJECTED)
-    if project_id is not None and str(key.project_id) != project_id:
-        raise Forbidden(REJECTED)
-    if auth.dsn_project_id is not None and auth.dsn_project_id != str(key.project_id):
-        raise Forbidden(REJECTED)
-    return key
-
-
-def authenticate_application(*, application_id: str) -> ProjectKey:
-    """The active key whose public key is this Moesif `X-Moesif-Application-Id`.
-
-    Moesif answers 401 to a missing or wrong application id (its docs' _errors.md), so both
-    are 401 here, unlike the Sentry endpoints' 403 for an unknown key.
-    """
-    public_key = application_id.strip().lower()
-    if not public_key:
-        raise Unauthorized("missing X-Moesif-Application-Id header")
-    key = _keys.get(public_key).key if len(public_key) == 32 and public_key.isascii() else None
-    if key is None or not key.is_active:
-        raise Unauthorized("unknown or disabled application id")
-    return key
 
 
 def accept_api_calls(
@@ -150,35 +51,14 @@ def accept_api_calls(
     """Queue validated API calls durably, in one INSERT; RateLimited when a quota of the
     `api_call` category, or the backlog, refuses them all.
     `group_commit`: see ingest.queue.write_queue."""
-    if _backlog.full():
-        raise _backlogged()
-    quotas = _keys.get(key.public_key).quotas
-    exceeded = ratelimits.enforce(quotas, Counter({API_CALL: len(payloads)}))
-    if exceeded:
-        record_outcomes(
-            project_id=key.project_id,
-            outcomes=Counter({(API_CALL, Outcome.RATE_LIMITED, "quota"): len(payloads)}),
-        )
-        raise RateLimited(
-            "API calls dropped: a quota of this project was reached",
-            retry_after=max(hit.retry_after for hit in exceeded),
-            rate_limits=ratelimits.rate_limits_header(exceeded),
-        )
-    received = timezone.now()
-    rows = [
-        (
-            key.project_id,
-            key.pk,
-            API_CALL,
-            payload["transaction_id"],
-            received,
-            QueuedItem.pack(jsoncodec.dumps(payload)),
-            meta,
-            0,
-            "",
-        )
-        for payload in payloads
-    ]
+    door.refuse_over_quota(
+        key=key,
+        category=API_CALL,
+        count=len(payloads),
+        detail="API calls dropped: a quota of this project was reached",
+    )
+    pairs = [(payload["transaction_id"], payload) for payload in payloads]
+    rows = door.queue_rows(key=key, item_type=API_CALL, payloads=pairs, meta=meta)
     write_queue(rows, group_commit=group_commit)
 
 
@@ -214,12 +94,12 @@ def accept_envelope(
         if item.type not in ITEM_CATEGORIES
     )
     event_id = _assign_event_id(envelope)
-    if known and _backlog.full():
+    if known and door.backlog_full():
         record_outcomes(project_id=project.pk, outcomes=outcomes)
-        raise _backlogged()
+        raise door.backlogged()
 
     exceeded = ratelimits.enforce(
-        _keys.get(key.public_key).quotas, Counter(item.category for item in known)
+        door.known_key(key.public_key).quotas, Counter(item.category for item in known)
     )
     limited = {category for hit in exceeded for category in hit.quota.categories}
     kept = [item for item in known if item.category not in limited]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ingest import services
+from ingest import door, services
 from ingest.auth import auth_from_envelope_header, auth_from_request, envelope_dsn
 from ingest.body import read_body
 from ingest.envelope import Envelope, check_limits, parse_envelope
@@ -123,11 +123,11 @@ def _accept(
     if auth is None and not is_envelope:
         raise Unauthorized("missing authorization information")
     # With credentials in the request, refuse a bad key before reading any body.
-    key = services.authenticate(auth=auth, project_id=project_id) if auth else None
+    key = door.authenticate(auth=auth, project_id=project_id) if auth else None
     envelope = _read_envelope(request, is_envelope=is_envelope)
     if auth is None:
         auth = auth_from_envelope_header(envelope.headers)
-        key = services.authenticate(auth=auth, project_id=project_id)
+        key = door.authenticate(auth=auth, project_id=project_id)
     else:
         services.check_envelope_dsn(
             auth=auth, dsn=envelope_dsn(envelope.headers), project_id=project_id

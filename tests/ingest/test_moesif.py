@@ -49,13 +49,13 @@ def test_empty_batch_is_accepted(post_moesif):
 
 
 def test_backlog_bound_answers_429(post_moesif, settings, monkeypatch):
-    from ingest import services
+    from ingest import door
 
     settings.INGEST_MAX_BACKLOG_ITEMS = 1
-    monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+    monkeypatch.setattr(door, "_backlog", door._BacklogProbe())
     assert post_moesif("/v1/events/batch", [event(), event()]).status_code == 201
     # The probe looks at the queue at most once a second: a fresh one looks now.
-    monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+    monkeypatch.setattr(door, "_backlog", door._BacklogProbe())
     response = post_moesif("/v1/events", event())
     assert response.status_code == 429, response.content
     assert response["Retry-After"] == str(settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS)

@@ -564,20 +564,20 @@ class TestRateLimits:
         assert counts == {"accepted": 1, "rate_limited": 1}
 
     def test_backlog_bound_answers_429(self, post_envelope, settings, monkeypatch):
-        from ingest import services
+        from ingest import door
 
         settings.INGEST_MAX_BACKLOG_ITEMS = 2
-        monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+        monkeypatch.setattr(door, "_backlog", door._BacklogProbe())
         for _ in range(3):
-            monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+            monkeypatch.setattr(door, "_backlog", door._BacklogProbe())
             assert_status(post_envelope(event_envelope()), 200)
-        monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+        monkeypatch.setattr(door, "_backlog", door._BacklogProbe())
         response = post_envelope(event_envelope())
         assert response.status_code == 429, response.content
         assert response["Retry-After"] == str(settings.INGEST_BACKLOG_RETRY_AFTER_SECONDS)
         assert QueuedItem.objects.count() == 3
         drain()
-        monkeypatch.setattr(services, "_backlog", services._BacklogProbe())
+        monkeypatch.setattr(door, "_backlog", door._BacklogProbe())
         assert_status(post_envelope(event_envelope()), 200)
 
 
