@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export FAULTLINE_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format venv clean
+.PHONY: run test lint format venv clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,17 @@ $(NODE_CLIENT)/node_modules/.installed: $(NODE_CLIENT)/package.json $(NODE_CLIEN
 		npm ci --prefix $(NODE_CLIENT) --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the @sentry/node tests will be skipped"; fi
 
-test: lint $(NODE_CLIENT)/node_modules/.installed
+# Debian's chromium for the browser tests (skipped by them when it is missing); installing
+# it takes root and Debian's package sources.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "chromium not found: the browser tests will be skipped"; fi
+
+test: lint $(NODE_CLIENT)/node_modules/.installed browser
 	$(VENV)/bin/pytest
 
 clean:

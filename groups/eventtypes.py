@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 JSON = dict[str, Any]
 _BARE_FUNCTION_PLATFORMS = frozenset({"objc", "cocoa", "native", "c"})
 _CALL_STYLE_PLATFORMS = frozenset({"javascript", "node"})
+# Schemes written with `//` before the host (Python's urllib.parse.uses_netloc, in short).
+_NETLOC_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 
 
 def truncate(text: str, limit: int) -> str:
@@ -37,7 +40,48 @@ def _crash_frame(frames: list[JSON]) -> JSON | None:
     return frames[-1] if frames else None
 
 
+def csp_source(uri: str) -> str:
+    """A blocked URI as a CSP source: `'self'` for the document itself, the host (and port)
+    for web URLs, the scheme and host for others (`data:`, `blob:`, `wss://host`)."""
+    if uri in ("", "self", "'self'"):
+        return "'self'"
+    if ":" not in uri:
+        # Browsers often report only the scheme: `data`, `blob`.
+        return f"{uri}://" if uri in _NETLOC_SCHEMES else f"{uri}:"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return uri
+    host = parts.hostname or ""
+    if parts.scheme in ("http", "https"):
+        source = host
+    elif host or parts.scheme in _NETLOC_SCHEMES:
+        source = f"{parts.scheme}://{host}"
+    else:
+        source = f"{parts.scheme}:"
+    return f"{source}:{port}" if port is not None else source
+
+
+def _csp_metadata(event: JSON) -> JSON | None:
+    """Sentry's metadata of a CSP violation: its directive, the blocked source, the message."""
+    csp = event.get("csp")
+    if event.get("type") != "csp" or not isinstance(csp, dict):
+        return None
+    logentry = event.get("logentry") or {}
+    message = logentry.get("formatted") or logentry.get("message") or ""
+    return {
+        "directive": str(csp.get("effective_directive") or ""),
+        "uri": csp_source(str(csp.get("blocked_uri") or "")),
+        "message": message,
+        "title": truncate(_first_line(message), 100) or "<unlabeled event>",
+    }
+
+
 def metadata_of(event: JSON) -> JSON:
+    csp = _csp_metadata(event)
+    if csp is not None:
+        return csp
     exception = _last_exception(event)
     if exception is not None:
         metadata: JSON = {"value": (exception.get("value") or "")[:1024]}

@@ -60,6 +60,10 @@ class UnsupportedEncoding(IngestError):
     status = 415
 
 
+class UnsupportedMediaType(IngestError):
+    status = 415
+
+
 class RateLimited(IngestError):
     status = 429
 

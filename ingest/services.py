@@ -22,6 +22,7 @@ from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normal
 from ingest.exceptions import BadRequest, RateLimited
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import clean_json
+from ingest.normalize.security import SecurityReports
 from ingest.outcomes import record_outcomes
 from ingest.queue import write_queue
 from projects.models import ProjectKey
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 # Item types the digest stores; the others are counted at the door and not queued.
 STORED_TYPES = stored_types()
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
+SECURITY = ITEM_CATEGORIES["security"]
 
 
 @dataclass
@@ -60,6 +62,41 @@ def accept_api_calls(
     pairs = [(payload["transaction_id"], payload) for payload in payloads]
     rows = door.queue_rows(key=key, item_type=API_CALL, payloads=pairs, meta=meta)
     write_queue(rows, group_commit=group_commit)
+
+
+def accept_security_reports(
+    *,
+    key: ProjectKey,
+    reports: SecurityReports,
+    meta: dict[str, Any],
+    group_commit: bool = False,
+) -> Accepted:
+    """Queue a security endpoint's events durably (as events: the digest types them `csp`),
+    counting the reports not kept; RateLimited when the backlog or a quota of the `security`
+    category refuses them. `group_commit`: see ingest.queue.write_queue."""
+    not_kept = {
+        (Outcome.FILTERED, "unsupported_security_report"): reports.unsupported,
+        (Outcome.INVALID, "invalid_security_report"): reports.invalid,
+        (Outcome.FILTERED, "too_many_reports"): reports.over_limit,
+    }
+    outcomes = Counter({(SECURITY, *label): count for label, count in not_kept.items() if count})
+    events = reports.events
+    if events:
+        try:
+            door.refuse_over_quota(
+                key=key,
+                category=SECURITY,
+                count=len(events),
+                detail="security reports dropped: a quota of this project was reached",
+            )
+        except RateLimited:
+            record_outcomes(project_id=key.project_id, outcomes=outcomes)
+            raise
+        pairs = [(event["event_id"], event) for event in events]
+        rows = door.queue_rows(key=key, item_type="event", payloads=pairs, meta=meta)
+        write_queue(rows, group_commit=group_commit)
+    _record_after_accept(project_id=key.project_id, outcomes=outcomes)
+    return Accepted(event_id=events[-1]["event_id"] if events else None, queued=len(events))
 
 
 def _event_id_of(item: Item) -> str | None:

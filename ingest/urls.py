@@ -18,6 +18,11 @@ urlpatterns = [
         _PREFIX + r"api/+(?P<project_id>[^/]+)/+envelope/*$", views.envelope, name="ingest-envelope"
     ),
     re_path(_PREFIX + r"api/+store/*$", views.store, name="ingest-store-legacy"),
+    re_path(
+        _PREFIX + r"api/+(?P<project_id>[^/]+)/+(?:security|csp-report)/*$",
+        views.security,
+        name="ingest-security",
+    ),
     re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+store/*$", views.store, name="ingest-store"),
     re_path(_MOESIF + r"events$", moesif.event, name="ingest-moesif-event"),
     re_path(_MOESIF + r"events/batch$", moesif.batch, name="ingest-moesif-batch"),

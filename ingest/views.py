@@ -1,4 +1,5 @@
-"""The SDK-facing endpoints: `/api/<id>/store/`, `/api/<id>/envelope/`, `/api/store/`."""
+"""The SDK-facing endpoints: `/api/<id>/store/`, `/api/<id>/envelope/`, `/api/store/`, and
+the browsers' `/api/<id>/security/` (also `/csp-report/`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest import door, services
@@ -22,8 +24,10 @@ from ingest.exceptions import (
     BadRequest,
     IngestError,
     Unauthorized,
+    UnsupportedMediaType,
     database_unavailable,
 )
+from ingest.normalize.security import InvalidSecurityReport, security_reports
 from ingest.store import envelope_from_store
 from organizations.validators import is_number
 
@@ -42,6 +46,18 @@ CORS_HEADERS = {
 # A transparent 1x1 GIF, the answer to the oldest browser clients' GET /store/.
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope"
+# What browsers send security reports as (Relay's security endpoint takes the same, and the
+# Reporting API's batches); the retired Expect-CT and Expect-Staple reports are counted only.
+SECURITY_CONTENT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/csp-report",
+        "application/reports+json",
+        "application/expect-ct-report",
+        "application/expect-ct-report+json",
+        "application/expect-staple-report",
+    }
+)
 Handler = Callable[[HttpRequest, "str | None"], HttpResponse]
 
 
@@ -169,3 +185,35 @@ def store(request: HttpRequest, project_id: str | None) -> HttpResponse:
             pixel[name] = value
         return pixel
     return response
+
+
+@_endpoint("POST")
+def security(request: HttpRequest, project_id: str | None) -> HttpResponse:
+    """Browser security reports (CSP violations), authenticated by the `sentry_key` in the
+    URL that the page's Content-Security-Policy names; `sentry_release` and
+    `sentry_environment` there go on every event."""
+    _check_project_id(project_id)
+    auth = auth_from_request(request)
+    if auth is None:
+        raise Unauthorized("missing authorization information")
+    key = door.authenticate(auth=auth, project_id=project_id)
+    if request.content_type not in SECURITY_CONTENT_TYPES:
+        raise UnsupportedMediaType(f"unsupported content type {request.content_type!r}")
+    data = read_body(request, max_bytes=settings.INGEST_MAX_EVENT_BYTES)
+    if not data.strip():
+        raise BadRequest("empty request body")
+    try:
+        reports = security_reports(
+            data,
+            received=timezone.now(),
+            release=request.GET.get("sentry_release"),
+            environment=request.GET.get("sentry_environment"),
+            headers={name: request.headers.get(name, "") for name in ("User-Agent", "Origin")},
+            max_events=settings.INGEST_MAX_SECURITY_REPORTS,
+        )
+    except InvalidSecurityReport as exc:
+        raise BadRequest(str(exc)) from None
+    accepted = services.accept_security_reports(
+        key=key, reports=reports, meta={"ip": client_ip(request)}, group_commit=is_threaded_server()
+    )
+    return _json(200, {"id": accepted.event_id} if accepted.event_id else {})
