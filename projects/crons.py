@@ -6,6 +6,10 @@ Mirrors Sentry's monitors consumer (src/sentry/monitors/consumers/monitor_consum
   a check-in of a monitor turned off (`is_active`, in the admin) is dropped (`monitor_disabled`);
 - a check-in whose `check_in_id` exists updates that row while it is `in_progress` (its
   duration, status); a finished one is not changed again (`checkin_finished`);
+- a check-in without an id (the nil UUID, as the HTTP check-in API sends when none is given)
+  finishes the monitor's latest check-in in progress in its environment, as Sentry's
+  `use_latest_checkin` does; when there is none, or when it is itself `in_progress`, it is a
+  new check-in with an id of its own;
 - every check-in moves the schedule on: `next_checkin` is the first scheduled moment after the
   check-in arrived, `next_checkin_latest` that plus `checkin_margin` minutes (default 1);
 - an `in_progress` check-in times out `max_runtime` minutes (default 30) after it began; its
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,6 +39,7 @@ DEFAULT_CHECKIN_MARGIN_MINUTES = 1
 DEFAULT_MAX_RUNTIME_MINUTES = 30
 INTERVAL_UNITS = ("minute", "hour", "day", "week", "month", "year")
 CHECKIN_STATUSES = (CheckInStatus.IN_PROGRESS, CheckInStatus.OK, CheckInStatus.ERROR)
+NIL_CHECK_IN_ID = uuid.UUID(int=0)
 # Sentry's monitor statuses after a finished check-in.
 _MONITOR_STATUS = {CheckInStatus.OK: MonitorStatus.OK, CheckInStatus.ERROR: MonitorStatus.ERROR}
 # Sentry's NONSTANDARD_CRONTAB_SCHEDULES (src/sentry/monitors/constants.py).
@@ -211,12 +216,27 @@ def _new_row(monitor: Monitor, checkin: CheckIn) -> MonitorCheckIn:
     )
 
 
+def _existing_row(monitor: Monitor, checkin: CheckIn) -> MonitorCheckIn | None:
+    rows = MonitorCheckIn.objects.filter(monitor=monitor)
+    if checkin.check_in_id != NIL_CHECK_IN_ID:
+        return rows.filter(check_in_id=checkin.check_in_id).first()
+    if checkin.status == CheckInStatus.IN_PROGRESS:
+        return None
+    return (
+        rows.filter(environment=checkin.environment, status=CheckInStatus.IN_PROGRESS)
+        .order_by("-date_added", "-pk")
+        .first()
+    )
+
+
 @transaction.atomic
 def record_checkin(*, checkin: CheckIn) -> MonitorCheckIn:
     """Store one check-in and move its monitor's status and schedule on."""
     monitor = _active_monitor_for(checkin)
-    row = MonitorCheckIn.objects.filter(monitor=monitor, check_in_id=checkin.check_in_id).first()
+    row = _existing_row(monitor, checkin)
     if row is None:
+        if checkin.check_in_id == NIL_CHECK_IN_ID:
+            checkin = replace(checkin, check_in_id=uuid.uuid4())
         row = _new_row(monitor, checkin)
     else:
         _finish(row, checkin)

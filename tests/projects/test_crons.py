@@ -216,3 +216,35 @@ def test_checkins_of_a_disabled_monitor_are_rejected():
     with pytest.raises(CheckInRejectedError, match="monitor_disabled"):
         record_checkin(checkin=checkin(monitor.project))
     assert not MonitorCheckIn.objects.exists()
+
+
+def test_checkins_without_an_id_finish_the_latest_run_in_their_environment():
+    project = ProjectFactory()
+    nil = uuid.UUID(int=0)
+    first = record_checkin(checkin=checkin(project, "in_progress", check_in_id=nil))
+    second = record_checkin(
+        checkin=checkin(project, "in_progress", check_in_id=nil, at=T0 + timedelta(minutes=1))
+    )
+    staging = record_checkin(
+        checkin=checkin(project, "in_progress", check_in_id=nil, environment="staging")
+    )
+    assert len({first.check_in_id, second.check_in_id, staging.check_in_id, nil}) == 4
+
+    done = record_checkin(
+        checkin=checkin(project, "ok", check_in_id=nil, at=T0 + timedelta(minutes=2))
+    )
+    assert done.pk == second.pk
+    done.refresh_from_db()
+    assert (done.status, done.duration_ms) == (CheckInStatus.OK, 60_000)
+    first.refresh_from_db()
+    staging.refresh_from_db()
+    assert first.status == staging.status == CheckInStatus.IN_PROGRESS
+
+    failed = record_checkin(checkin=checkin(project, "error", check_in_id=nil))
+    assert failed.pk == first.pk
+    # Nothing left in progress in production: a finished check-in of its own.
+    alone = record_checkin(checkin=checkin(project, "ok", check_in_id=nil))
+    assert alone.pk not in (first.pk, second.pk, staging.pk)
+    assert alone.check_in_id != nil
+    assert alone.status == CheckInStatus.OK
+    assert MonitorCheckIn.objects.count() == 4
