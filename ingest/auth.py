@@ -94,6 +94,14 @@ def auth_from_request(request: HttpRequest) -> ClientAuth | None:
     return _from_pairs(carriers[0]) if carriers else None
 
 
+def auth_from_path(request: HttpRequest, public_key: str) -> ClientAuth:
+    """The key in a cron check-in's URL path (`/api/<id>/cron/<slug>/<key>/`). Relay counts
+    the path as one more carrier: credentials elsewhere as well are ambiguous."""
+    if _carriers(request):
+        raise Unauthorized("multiple authorization payloads detected")
+    return ClientAuth(public_key=_check_key(public_key))
+
+
 def auth_from_envelope_header(header: dict[str, object]) -> ClientAuth:
     """Credentials from an envelope's `dsn` header (browser tunnels, some SDKs)."""
     dsn = header.get("dsn")

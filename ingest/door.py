@@ -148,7 +148,11 @@ def refuse_over_quota(*, key: ProjectKey, category: str, count: int, detail: str
 
 
 def queue_rows(
-    *, key: ProjectKey, item_type: str, payloads: list[tuple[str, Any]], meta: dict[str, Any]
+    *,
+    key: ProjectKey,
+    item_type: str,
+    payloads: list[tuple[str | None, Any]],
+    meta: dict[str, Any],
 ) -> list[tuple[Any, ...]]:
     """Queue rows of (id, JSON payload) pairs of one type, received now."""
     received = timezone.now()

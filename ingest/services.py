@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 STORED_TYPES = stored_types()
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 SECURITY = ITEM_CATEGORIES["security"]
+MONITOR = ITEM_CATEGORIES["check_in"]
 
 
 @dataclass
@@ -97,6 +98,25 @@ def accept_security_reports(
         write_queue(rows, group_commit=group_commit)
     _record_after_accept(project_id=key.project_id, outcomes=outcomes)
     return Accepted(event_id=events[-1]["event_id"] if events else None, queued=len(events))
+
+
+def accept_checkin(
+    *, key: ProjectKey, payload: dict[str, Any], meta: dict[str, Any], group_commit: bool = False
+) -> bool:
+    """Queue one check-in of the cron HTTP API durably; False when a quota of the `monitor`
+    category dropped it (counted), RateLimited when the backlog refuses it.
+    `group_commit`: see ingest.queue.write_queue."""
+    if door.backlog_full():
+        raise door.backlogged()
+    try:
+        door.refuse_over_quota(
+            key=key, category=MONITOR, count=1, detail="check-in dropped by a quota"
+        )
+    except RateLimited:
+        return False
+    rows = door.queue_rows(key=key, item_type="check_in", payloads=[(None, payload)], meta=meta)
+    write_queue(rows, group_commit=group_commit)
+    return True
 
 
 def _event_id_of(item: Item) -> str | None:

@@ -24,6 +24,12 @@ urlpatterns = [
         name="ingest-security",
     ),
     re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+store/*$", views.store, name="ingest-store"),
+    re_path(
+        _PREFIX + r"api/+(?P<project_id>[^/]+)/+cron/+(?P<monitor_slug>[^/]+)"
+        r"(?:/+(?P<sentry_key>[^/]+))?/*$",
+        views.cron,
+        name="ingest-cron",
+    ),
     re_path(_MOESIF + r"events$", moesif.event, name="ingest-moesif-event"),
     re_path(_MOESIF + r"events/batch$", moesif.batch, name="ingest-moesif-batch"),
     re_path(_MOESIF + r"config$", moesif.config, name="ingest-moesif-config"),

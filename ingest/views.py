@@ -1,5 +1,6 @@
-"""The SDK-facing endpoints: `/api/<id>/store/`, `/api/<id>/envelope/`, `/api/store/`, and
-the browsers' `/api/<id>/security/` (also `/csp-report/`)."""
+"""The SDK-facing endpoints: `/api/<id>/store/`, `/api/<id>/envelope/`, `/api/store/`, the
+browsers' `/api/<id>/security/` (also `/csp-report/`), and the cron HTTP API's
+`/api/<id>/cron/<monitor slug>/[<key>/]`."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest import door, services
-from ingest.auth import auth_from_envelope_header, auth_from_request, envelope_dsn
+from ingest.auth import auth_from_envelope_header, auth_from_path, auth_from_request, envelope_dsn
 from ingest.body import read_body
+from ingest.digesters.checkins import parse_checkin
+from ingest.digesters.values import InvalidItem
 from ingest.envelope import Envelope, check_limits, parse_envelope
 from ingest.exceptions import (
     DATABASE_UNAVAILABLE,
@@ -30,6 +33,8 @@ from ingest.exceptions import (
 from ingest.normalize.security import InvalidSecurityReport, security_reports
 from ingest.store import envelope_from_store
 from organizations.validators import is_number
+from projects.crons import NIL_CHECK_IN_ID
+from projects.exceptions import CheckInRejectedError
 
 # Relay's CORS layer (relay-server/src/middlewares/cors.rs), on every answer.
 CORS_HEADERS = {
@@ -58,7 +63,7 @@ SECURITY_CONTENT_TYPES = frozenset(
         "application/expect-staple-report",
     }
 )
-Handler = Callable[[HttpRequest, "str | None"], HttpResponse]
+Handler = Callable[..., HttpResponse]
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
@@ -91,13 +96,13 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @csrf_exempt
         @wraps(handler)
-        def view(request: HttpRequest, project_id: str | None = None) -> HttpResponse:
+        def view(request: HttpRequest, project_id: str | None = None, **route: str) -> HttpResponse:
             if request.method == "OPTIONS":
                 return _json(200, {})
             if request.method not in methods:
                 return _json(405, {"detail": "method not allowed"}, {"Allow": ", ".join(methods)})
             try:
-                return handler(request, project_id)
+                return handler(request, project_id, **route)
             except IngestError as exc:
                 return _error(exc)
             except DATABASE_UNAVAILABLE as exc:
@@ -217,3 +222,53 @@ def security(request: HttpRequest, project_id: str | None) -> HttpResponse:
         key=key, reports=reports, meta={"ip": client_ip(request)}, group_commit=is_threaded_server()
     )
     return _json(200, {"id": accepted.event_id} if accepted.event_id else {})
+
+
+def _checkin_payload(request: HttpRequest, monitor_slug: str) -> dict[str, Any]:
+    """The check-in of a cron HTTP request: a JSON body (a check-in item's payload), else the
+    query string's `status`, `check_in_id`, `environment` and `duration` (seconds)."""
+    if request.method == "POST" and request.content_type == "application/json":
+        data = read_body(request, max_bytes=settings.INGEST_MAX_EVENT_BYTES)
+        try:
+            payload = json.loads(data)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BadRequest(f"invalid JSON data: {exc}") from None
+        if not isinstance(payload, dict):
+            raise BadRequest("invalid JSON data: expected an object")
+    else:
+        names = ("status", "check_in_id", "environment", "duration")
+        payload = {name: request.GET[name] for name in names if name in request.GET}
+        if "duration" in payload:
+            try:
+                payload["duration"] = float(payload["duration"])
+            except ValueError:
+                raise BadRequest("invalid check-in: duration is not a number") from None
+    payload["monitor_slug"] = monitor_slug
+    if payload.get("check_in_id") is None:
+        payload["check_in_id"] = NIL_CHECK_IN_ID.hex
+    try:
+        parse_checkin(payload, project_id=0, received=timezone.now())
+    except (InvalidItem, CheckInRejectedError) as exc:
+        raise BadRequest(f"invalid check-in ({exc.reason})") from None
+    return payload
+
+
+@_endpoint("POST", "GET")
+def cron(
+    request: HttpRequest, project_id: str | None, monitor_slug: str, sentry_key: str | None = None
+) -> HttpResponse:
+    """Sentry's cron HTTP API, as Relay answers it: 202 once the check-in is queued, and 202
+    also when a quota of the `monitor` category drops it (cron scripts do not retry)."""
+    _check_project_id(project_id)
+    auth = auth_from_path(request, sentry_key) if sentry_key else auth_from_request(request)
+    if auth is None:
+        raise Unauthorized("missing authorization information")
+    key = door.authenticate(auth=auth, project_id=project_id)
+    payload = _checkin_payload(request, monitor_slug)
+    services.accept_checkin(
+        key=key, payload=payload, meta={"ip": client_ip(request)}, group_commit=is_threaded_server()
+    )
+    response = HttpResponse(status=202)
+    for name, value in CORS_HEADERS.items():
+        response[name] = value
+    return response

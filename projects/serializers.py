@@ -164,7 +164,7 @@ class ProjectKeySerializer(serializers.ModelSerializer):
             "nel": f"{api}/nel/?sentry_key={public}",
             "unreal": f"{api}/unreal/{public}/",
             "cdn": "",
-            "crons": f"{api}/crons/___MONITOR_SLUG___/{public}/",
+            "crons": f"{api}/cron/___MONITOR_SLUG___/{public}/",
         }
 
     def get_browserSdk(self, key: ProjectKey) -> dict[str, Any]:
