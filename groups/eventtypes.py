@@ -10,6 +10,7 @@ _BARE_FUNCTION_PLATFORMS = frozenset({"objc", "cocoa", "native", "c"})
 _CALL_STYLE_PLATFORMS = frozenset({"javascript", "node"})
 # Schemes written with `//` before the host (Python's urllib.parse.uses_netloc, in short).
 _NETLOC_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+MAX_SOURCE_CHARS = 200
 
 
 def truncate(text: str, limit: int) -> str:
@@ -42,7 +43,12 @@ def _crash_frame(frames: list[JSON]) -> JSON | None:
 
 def csp_source(uri: str) -> str:
     """A blocked URI as a CSP source: `'self'` for the document itself, the host (and port)
-    for web URLs, the scheme and host for others (`data:`, `blob:`, `wss://host`)."""
+    for web URLs, the scheme and host for others (`data:`, `blob:`, `wss://host`); at most
+    MAX_SOURCE_CHARS characters (an unparsable URI is kept as it is)."""
+    return truncate(_source(uri), MAX_SOURCE_CHARS)
+
+
+def _source(uri: str) -> str:
     if uri in ("", "self", "'self'"):
         return "'self'"
     if ":" not in uri:

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from groups.eventtypes import csp_source
 from ingest.normalize.event import MAX_AGE
-from ingest.normalize.fields import clean_json
+from ingest.normalize.fields import MAX_STRING_CHARS, clean_json
+from organizations.validators import is_number
 
 JSON = dict[str, Any]
 CSP_VIOLATION = "csp-violation"
@@ -141,7 +142,7 @@ def _text(raw: JSON, names: tuple[str, ...]) -> str | None:
     for name in names:
         value = raw.get(name)
         if isinstance(value, str):
-            return value
+            return value[:MAX_STRING_CHARS]
     return None
 
 
@@ -152,7 +153,7 @@ def _number(raw: JSON, names: tuple[str, ...]) -> int | None:
             continue
         if isinstance(value, int) and 0 <= value < 2**53:
             return value
-        if isinstance(value, str) and value.isdigit() and len(value) < 16:
+        if isinstance(value, str) and is_number(value) and len(value) < 16:
             return int(value)
     return None
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import override_settings
 
+from groups.eventtypes import metadata_of
 from groups.models import Event, Group
 from ingest.digest import drain
 from ingest.models import OutcomeCounter, QueuedItem
@@ -189,11 +190,28 @@ class TestReportsToEvents:
             security_reports(body, received=NOW)
 
     def test_numbers_that_are_not_numbers_are_left_out(self):
-        raw = {"effective-directive": "img-src", "status-code": "OK", "line-number": -3}
+        # "²" and "①" are digits to str.isdigit(), not to int().
+        raw = {
+            "effective-directive": "img-src",
+            "status-code": "OK",
+            "line-number": -3,
+            "column-number": "1²",
+            "lineNumber": "①",
+        }
         body = json.dumps({"csp-report": raw}).encode()
         (event,) = security_reports(body, received=NOW).events
-        assert "status_code" not in event["csp"]
-        assert "line_number" not in event["csp"]
+        assert not {"status_code", "line_number", "column_number"} & set(event["csp"])
+
+    def test_an_unparsable_blocked_uri_is_kept_but_its_source_is_capped(self):
+        blocked = "http://[" + "a" * 5000
+        body = json.dumps(
+            {"csp-report": {"effective-directive": "img-src", "blocked-uri": blocked}}
+        )
+        (event,) = security_reports(body.encode(), received=NOW).events
+        assert event["csp"]["blocked_uri"] == blocked
+        assert len(event["logentry"]["formatted"]) < 250
+        metadata = metadata_of({**event, "type": "csp"})
+        assert len(metadata["uri"]) == 200
 
 
 @pytest.mark.django_db
