@@ -23,6 +23,10 @@ REJECTED = "event submission rejected with_reason: ProjectId"
 BACKLOG_CHECK_SECONDS = 1.0
 
 
+class QuotaExceeded(RateLimited):
+    """A quota of the project or key refused the items (not the backlog)."""
+
+
 @dataclass
 class _BacklogProbe:
     """The queue's length, looked up at most once a second per process."""
@@ -133,6 +137,11 @@ def refuse_over_quota(*, key: ProjectKey, category: str, count: int, detail: str
     quota of `category` refuses all `count` of them (the quota's refusal counted)."""
     if _backlog.full():
         raise backlogged()
+    enforce_quota(key=key, category=category, count=count, detail=detail)
+
+
+def enforce_quota(*, key: ProjectKey, category: str, count: int, detail: str) -> None:
+    """QuotaExceeded when a quota of `category` refuses `count` items (counted as such)."""
     quotas = _keys.get(key.public_key).quotas
     exceeded = ratelimits.enforce(quotas, Counter({category: count}))
     if exceeded:
@@ -140,7 +149,7 @@ def refuse_over_quota(*, key: ProjectKey, category: str, count: int, detail: str
             project_id=key.project_id,
             outcomes=Counter({(category, Outcome.RATE_LIMITED, "quota"): count}),
         )
-        raise RateLimited(
+        raise QuotaExceeded(
             detail,
             retry_after=max(hit.retry_after for hit in exceeded),
             rate_limits=ratelimits.rate_limits_header(exceeded),

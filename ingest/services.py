@@ -109,10 +109,8 @@ def accept_checkin(
     if door.backlog_full():
         raise door.backlogged()
     try:
-        door.refuse_over_quota(
-            key=key, category=MONITOR, count=1, detail="check-in dropped by a quota"
-        )
-    except RateLimited:
+        door.enforce_quota(key=key, category=MONITOR, count=1, detail="check-in dropped by a quota")
+    except door.QuotaExceeded:
         return False
     rows = door.queue_rows(key=key, item_type="check_in", payloads=[(None, payload)], meta=meta)
     write_queue(rows, group_commit=group_commit)

@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -107,6 +108,9 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
                 return _error(exc)
             except DATABASE_UNAVAILABLE as exc:
                 return _error(database_unavailable(exc))
+            except SuspiciousOperation as exc:
+                # Django's own limits (DATA_UPLOAD_MAX_NUMBER_FIELDS on a query string read).
+                return _error(BadRequest(str(exc) or "bad request"))
 
         return view
 

@@ -114,6 +114,26 @@ class TestCronEndpoint:
         assert answer["detail"].startswith(detail)
         assert not QueuedItem.objects.exists()
 
+    def test_a_full_backlog_answers_429_and_is_checked_once(self, client, key, monkeypatch):
+        from ingest import door
+
+        answers = iter([False, True])
+        monkeypatch.setattr(door._backlog, "full", lambda: next(answers))
+        # The backlog was not full when looked at: the check-in is queued, whatever a later
+        # look would say.
+        accepted(client.get(cron_url(key) + "?status=ok"))
+        assert QueuedItem.objects.count() == 1
+        monkeypatch.setattr(door._backlog, "full", lambda: True)
+        response = client.get(cron_url(key) + "?status=ok")
+        assert assert_status(response, 429)["detail"].startswith("Faultline is digesting")
+        assert QueuedItem.objects.count() == 1
+
+    def test_too_many_query_parameters_is_a_json_400(self, client, key):
+        query = "&".join(f"p{n}=1" for n in range(1001))
+        response = client.get(cron_url(key) + "?status=ok&" + query)
+        assert "detail" in assert_status(response, 400)
+        assert response["Access-Control-Allow-Origin"] == "*"
+
     def test_keys_and_projects(self, client, key, organization):
         from projects import services as project_services
 
