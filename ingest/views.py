@@ -257,7 +257,8 @@ def _checkin_payload(request: HttpRequest, monitor_slug: str) -> dict[str, Any]:
     return payload
 
 
-@_endpoint("POST", "GET")
+# HEAD as well: Relay's router serves it with the GET handler (`curl -I` checks in too).
+@_endpoint("POST", "GET", "HEAD")
 def cron(
     request: HttpRequest, project_id: str | None, monitor_slug: str, sentry_key: str | None = None
 ) -> HttpResponse:

@@ -74,6 +74,10 @@ class TestCronEndpoint:
         drain()
         assert MonitorCheckIn.objects.get().status == "ok"
 
+    def test_head_checks_in_like_get(self, client, key):
+        accepted(client.head(cron_url(key) + "?status=ok"))
+        assert QueuedItem.objects.get().type == "check_in"
+
     def test_a_monitor_quota_drops_with_202_as_relay_does(self, client, key):
         ProjectQuota.objects.create(
             project=key.project, category="monitor", count=1, window_seconds=60
@@ -148,6 +152,7 @@ class TestCronEndpoint:
         for path, status in cases:
             assert_status(client.get(path + "?status=ok"), status)
         assert_status(client.put(cron_url(key) + "?status=ok"), 405)
+        assert client.put(cron_url(key) + "?status=ok")["Allow"] == "POST, GET, HEAD"
         assert not QueuedItem.objects.exists()
 
 
