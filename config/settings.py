@@ -190,8 +190,8 @@ INGEST_MAX_ENVELOPE_BYTES = env_int(
     "INGEST_MAX_ENVELOPE_BYTES", default=200 * 1024 * 1024, minimum=1024
 )
 INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", default=1024 * 1024, minimum=1024)
-# Violations kept from one security-endpoint request (browsers batch Reporting API reports).
-INGEST_MAX_SECURITY_REPORTS = env_int("INGEST_MAX_SECURITY_REPORTS", default=100, minimum=1)
+# Reports kept from one security or NEL endpoint request (browsers batch Reporting API reports).
+INGEST_MAX_BROWSER_REPORTS = env_int("INGEST_MAX_BROWSER_REPORTS", default=100, minimum=1)
 INGEST_MAX_ATTACHMENT_BYTES = env_int(
     "INGEST_MAX_ATTACHMENT_BYTES", default=100 * 1024 * 1024, minimum=1024
 )

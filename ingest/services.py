@@ -22,6 +22,7 @@ from ingest.envelope import EVENT_TYPES, ITEM_CATEGORIES, Envelope, Item, normal
 from ingest.exceptions import BadRequest, RateLimited
 from ingest.models import Outcome, QueuedItem
 from ingest.normalize import clean_json
+from ingest.normalize.nel import NelReports
 from ingest.normalize.security import SecurityReports
 from ingest.outcomes import record_outcomes
 from ingest.queue import write_queue
@@ -34,6 +35,7 @@ STORED_TYPES = stored_types()
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 SECURITY = ITEM_CATEGORIES["security"]
 MONITOR = ITEM_CATEGORIES["check_in"]
+LOG_ITEM = ITEM_CATEGORIES["log"]
 
 
 @dataclass
@@ -98,6 +100,38 @@ def accept_security_reports(
         write_queue(rows, group_commit=group_commit)
     _record_after_accept(project_id=key.project_id, outcomes=outcomes)
     return Accepted(event_id=events[-1]["event_id"] if events else None, queued=len(events))
+
+
+def accept_nel_reports(
+    *, key: ProjectKey, reports: NelReports, meta: dict[str, Any], group_commit: bool = False
+) -> None:
+    """Queue a NEL endpoint's log records durably as one `log` item, counting the reports not
+    kept; a quota of the `log_item` category drops them (counted), as Relay ignores it in its
+    answer; RateLimited when the backlog refuses them."""
+    not_kept = {
+        (Outcome.FILTERED, "unsupported_nel_report"): reports.unsupported,
+        (Outcome.INVALID, "invalid_nel_report"): reports.invalid,
+        (Outcome.FILTERED, "too_many_reports"): reports.over_limit,
+    }
+    outcomes = Counter({(LOG_ITEM, *label): count for label, count in not_kept.items() if count})
+    if reports.records:
+        if door.backlog_full():
+            raise door.backlogged()
+        try:
+            door.enforce_quota(
+                key=key,
+                category=LOG_ITEM,
+                count=len(reports.records),
+                detail="network error reports dropped by a quota",
+            )
+        except door.QuotaExceeded:
+            reports.records.clear()
+    if reports.records:
+        rows = door.queue_rows(
+            key=key, item_type="log", payloads=[(None, {"items": reports.records})], meta=meta
+        )
+        write_queue(rows, group_commit=group_commit)
+    _record_after_accept(project_id=key.project_id, outcomes=outcomes)
 
 
 def accept_checkin(

@@ -24,6 +24,7 @@ urlpatterns = [
         name="ingest-security",
     ),
     re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+store/*$", views.store, name="ingest-store"),
+    re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+nel/*$", views.nel, name="ingest-nel"),
     re_path(
         _PREFIX + r"api/+(?P<project_id>[^/]+)/+cron/+(?P<monitor_slug>[^/]+)"
         r"(?:/+(?P<sentry_key>[^/]+))?/*$",

@@ -1,6 +1,6 @@
 """The SDK-facing endpoints: `/api/<id>/store/`, `/api/<id>/envelope/`, `/api/store/`, the
-browsers' `/api/<id>/security/` (also `/csp-report/`), and the cron HTTP API's
-`/api/<id>/cron/<monitor slug>/[<key>/]`."""
+browsers' `/api/<id>/security/` (also `/csp-report/`) and `/api/<id>/nel/`, and the cron HTTP
+API's `/api/<id>/cron/<monitor slug>/[<key>/]`."""
 
 from __future__ import annotations
 
@@ -31,11 +31,13 @@ from ingest.exceptions import (
     UnsupportedMediaType,
     database_unavailable,
 )
+from ingest.normalize.nel import InvalidNelReport, nel_reports
 from ingest.normalize.security import InvalidSecurityReport, security_reports
 from ingest.store import envelope_from_store
 from organizations.validators import is_number
 from projects.crons import NIL_CHECK_IN_ID
 from projects.exceptions import CheckInRejectedError
+from projects.models import ProjectKey
 
 # Relay's CORS layer (relay-server/src/middlewares/cors.rs), on every answer.
 CORS_HEADERS = {
@@ -64,6 +66,7 @@ SECURITY_CONTENT_TYPES = frozenset(
         "application/expect-staple-report",
     }
 )
+NEL_CONTENT_TYPES = frozenset({"application/json", "application/reports+json"})
 Handler = Callable[..., HttpResponse]
 
 
@@ -196,21 +199,34 @@ def store(request: HttpRequest, project_id: str | None) -> HttpResponse:
     return response
 
 
-@_endpoint("POST")
-def security(request: HttpRequest, project_id: str | None) -> HttpResponse:
-    """Browser security reports (CSP violations), authenticated by the `sentry_key` in the
-    URL that the page's Content-Security-Policy names; `sentry_release` and
-    `sentry_environment` there go on every event."""
+def _browser_key(
+    request: HttpRequest, project_id: str | None, content_types: frozenset[str]
+) -> ProjectKey:
+    """The key of a browser's report (in the URL's query string), its media type checked."""
     _check_project_id(project_id)
     auth = auth_from_request(request)
     if auth is None:
         raise Unauthorized("missing authorization information")
     key = door.authenticate(auth=auth, project_id=project_id)
-    if request.content_type not in SECURITY_CONTENT_TYPES:
+    if request.content_type not in content_types:
         raise UnsupportedMediaType(f"unsupported content type {request.content_type!r}")
+    return key
+
+
+def _browser_body(request: HttpRequest) -> bytes:
     data = read_body(request, max_bytes=settings.INGEST_MAX_EVENT_BYTES)
     if not data.strip():
         raise BadRequest("empty request body")
+    return data
+
+
+@_endpoint("POST")
+def security(request: HttpRequest, project_id: str | None) -> HttpResponse:
+    """Browser security reports (CSP violations), authenticated by the `sentry_key` in the
+    URL that the page's Content-Security-Policy names; `sentry_release` and
+    `sentry_environment` there go on every event."""
+    key = _browser_key(request, project_id, SECURITY_CONTENT_TYPES)
+    data = _browser_body(request)
     try:
         reports = security_reports(
             data,
@@ -218,7 +234,7 @@ def security(request: HttpRequest, project_id: str | None) -> HttpResponse:
             release=request.GET.get("sentry_release"),
             environment=request.GET.get("sentry_environment"),
             headers={name: request.headers.get(name, "") for name in ("User-Agent", "Origin")},
-            max_events=settings.INGEST_MAX_SECURITY_REPORTS,
+            max_events=settings.INGEST_MAX_BROWSER_REPORTS,
         )
     except InvalidSecurityReport as exc:
         raise BadRequest(str(exc)) from None
@@ -255,6 +271,25 @@ def _checkin_payload(request: HttpRequest, monitor_slug: str) -> dict[str, Any]:
     except (InvalidItem, CheckInRejectedError) as exc:
         raise BadRequest(f"invalid check-in ({exc.reason})") from None
     return payload
+
+
+@_endpoint("POST")
+def nel(request: HttpRequest, project_id: str | None) -> HttpResponse:
+    """Network Error Logging reports (a Reporting API batch) → log records. Like Relay, 200
+    also when a quota of the `log_item` category drops them."""
+    key = _browser_key(request, project_id, NEL_CONTENT_TYPES)
+    try:
+        reports = nel_reports(
+            _browser_body(request),
+            received=timezone.now(),
+            max_records=settings.INGEST_MAX_BROWSER_REPORTS,
+        )
+    except InvalidNelReport as exc:
+        raise BadRequest(str(exc)) from None
+    services.accept_nel_reports(
+        key=key, reports=reports, meta={"ip": client_ip(request)}, group_commit=is_threaded_server()
+    )
+    return _json(200, {})
 
 
 # HEAD as well: Relay's router serves it with the GET handler (`curl -I` checks in too).

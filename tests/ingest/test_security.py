@@ -288,7 +288,7 @@ class TestEndpoint:
             2,
         )
 
-    @override_settings(INGEST_MAX_SECURITY_REPORTS=2)
+    @override_settings(INGEST_MAX_BROWSER_REPORTS=2)
     def test_reports_past_the_limit_are_counted_not_kept(self, post_report):
         body = [REPORTING_API_BATCH[1]] * 5
         assert_status(post_report(body, content_type="application/reports+json"), 200)
