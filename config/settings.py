@@ -190,6 +190,10 @@ INGEST_MAX_ENVELOPE_BYTES = env_int(
     "INGEST_MAX_ENVELOPE_BYTES", default=200 * 1024 * 1024, minimum=1024
 )
 INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", default=1024 * 1024, minimum=1024)
+# Largest OTLP export request (decompressed). It is decoded while the request waits: about
+# 0.12 s of CPU and 25 MB of memory per MB of protobuf; exporters' batches (512 spans) are
+# a few hundred KB.
+INGEST_MAX_OTLP_BYTES = env_int("INGEST_MAX_OTLP_BYTES", default=4 * 1024 * 1024, minimum=1024)
 # Reports kept from one security or NEL endpoint request (browsers batch Reporting API reports).
 INGEST_MAX_BROWSER_REPORTS = env_int("INGEST_MAX_BROWSER_REPORTS", default=100, minimum=1)
 INGEST_MAX_ATTACHMENT_BYTES = env_int(

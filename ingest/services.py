@@ -36,6 +36,9 @@ _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 SECURITY = ITEM_CATEGORIES["security"]
 MONITOR = ITEM_CATEGORIES["check_in"]
 LOG_ITEM = ITEM_CATEGORIES["log"]
+# Records per queued item from one OTLP request (the digest takes up to 2000 per item).
+OTLP_RECORDS_PER_ITEM = 1000
+JSON = dict[str, Any]
 
 
 @dataclass
@@ -132,6 +135,34 @@ def accept_nel_reports(
         )
         write_queue(rows, group_commit=group_commit)
     _record_after_accept(project_id=key.project_id, outcomes=outcomes)
+
+
+def accept_otlp(
+    *,
+    key: ProjectKey,
+    item_type: str,
+    records: list[JSON],
+    meta: dict[str, Any],
+    group_commit: bool = False,
+) -> None:
+    """Queue the records of an OTLP export request durably, as `span` or `log` items of at
+    most OTLP_RECORDS_PER_ITEM records; RateLimited when the backlog or a quota of their
+    category refuses them (OTLP exporters retry after a 429's Retry-After)."""
+    if not records:
+        return
+    category = ITEM_CATEGORIES[item_type]
+    door.refuse_over_quota(
+        key=key,
+        category=category,
+        count=len(records),
+        detail=f"OTLP {category} dropped: a quota of this project was reached",
+    )
+    containers = [
+        (None, {"items": records[start : start + OTLP_RECORDS_PER_ITEM]})
+        for start in range(0, len(records), OTLP_RECORDS_PER_ITEM)
+    ]
+    rows = door.queue_rows(key=key, item_type=item_type, payloads=containers, meta=meta)
+    write_queue(rows, group_commit=group_commit)
 
 
 def accept_checkin(

@@ -31,6 +31,7 @@ from ingest.exceptions import (
     UnsupportedMediaType,
     database_unavailable,
 )
+from ingest.normalize import otlp
 from ingest.normalize.nel import InvalidNelReport, nel_reports
 from ingest.normalize.security import InvalidSecurityReport, security_reports
 from ingest.store import envelope_from_store
@@ -67,6 +68,9 @@ SECURITY_CONTENT_TYPES = frozenset(
     }
 )
 NEL_CONTENT_TYPES = frozenset({"application/json", "application/reports+json"})
+# OTLP/HTTP's two encodings (https://opentelemetry.io/docs/specs/otlp/#otlphttp).
+OTLP_PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+OTLP_CONTENT_TYPES = OTLP_PROTOBUF_TYPES | {"application/json"}
 Handler = Callable[..., HttpResponse]
 
 
@@ -199,10 +203,11 @@ def store(request: HttpRequest, project_id: str | None) -> HttpResponse:
     return response
 
 
-def _browser_key(
+def _key_for_media(
     request: HttpRequest, project_id: str | None, content_types: frozenset[str]
 ) -> ProjectKey:
-    """The key of a browser's report (in the URL's query string), its media type checked."""
+    """The key of a browser's report (in the URL's query string) or of an OTLP export (in a
+    header), its media type checked."""
     _check_project_id(project_id)
     auth = auth_from_request(request)
     if auth is None:
@@ -225,7 +230,7 @@ def security(request: HttpRequest, project_id: str | None) -> HttpResponse:
     """Browser security reports (CSP violations), authenticated by the `sentry_key` in the
     URL that the page's Content-Security-Policy names; `sentry_release` and
     `sentry_environment` there go on every event."""
-    key = _browser_key(request, project_id, SECURITY_CONTENT_TYPES)
+    key = _key_for_media(request, project_id, SECURITY_CONTENT_TYPES)
     data = _browser_body(request)
     try:
         reports = security_reports(
@@ -277,7 +282,7 @@ def _checkin_payload(request: HttpRequest, monitor_slug: str) -> dict[str, Any]:
 def nel(request: HttpRequest, project_id: str | None) -> HttpResponse:
     """Network Error Logging reports (a Reporting API batch) → log records. Like Relay, 200
     also when a quota of the `log_item` category drops them."""
-    key = _browser_key(request, project_id, NEL_CONTENT_TYPES)
+    key = _key_for_media(request, project_id, NEL_CONTENT_TYPES)
     try:
         reports = nel_reports(
             _browser_body(request),
@@ -289,6 +294,36 @@ def nel(request: HttpRequest, project_id: str | None) -> HttpResponse:
     services.accept_nel_reports(
         key=key, reports=reports, meta={"ip": client_ip(request)}, group_commit=is_threaded_server()
     )
+    return _json(200, {})
+
+
+@_endpoint("POST")
+def otlp_export(request: HttpRequest, project_id: str | None, signal: str) -> HttpResponse:
+    """OTLP/HTTP export requests of traces or logs, as Sentry's OTLP endpoint takes them; the
+    answer is an empty export response in the request's encoding."""
+    key = _key_for_media(request, project_id, OTLP_CONTENT_TYPES)
+    protobuf = request.content_type in OTLP_PROTOBUF_TYPES
+    data = read_body(request, max_bytes=settings.INGEST_MAX_OTLP_BYTES)
+    try:
+        decoded = otlp.decode_request(data, signal=signal, protobuf=protobuf)
+    except otlp.InvalidOtlp as exc:
+        raise BadRequest(str(exc)) from None
+    if signal == otlp.TRACES:
+        item_type, records = "span", otlp.span_records(decoded)
+    else:
+        item_type, records = "log", otlp.log_records(decoded)
+    services.accept_otlp(
+        key=key,
+        item_type=item_type,
+        records=records,
+        meta={"ip": client_ip(request)},
+        group_commit=is_threaded_server(),
+    )
+    if protobuf:
+        response = HttpResponse(b"", content_type=request.content_type)
+        for name, value in CORS_HEADERS.items():
+            response[name] = value
+        return response
     return _json(200, {})
 
 

@@ -165,6 +165,8 @@ class ProjectKeySerializer(serializers.ModelSerializer):
             "unreal": f"{api}/unreal/{public}/",
             "cdn": "",
             "crons": f"{api}/cron/___MONITOR_SLUG___/{public}/",
+            "otlp_traces": f"{api}/integration/otlp/v1/traces",
+            "otlp_logs": f"{api}/integration/otlp/v1/logs",
         }
 
     def get_browserSdk(self, key: ProjectKey) -> dict[str, Any]:

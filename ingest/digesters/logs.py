@@ -19,7 +19,6 @@ from groups.services.logs import store_logs
 from ingest.digesters import Outcomes, digests
 from ingest.digesters.values import (
     JSON,
-    MAX_ARRAY_VALUES,
     InvalidItem,
     clock_drift,
     container_records,
@@ -32,7 +31,7 @@ from ingest.digesters.values import (
     text,
 )
 from ingest.models import Outcome, QueuedItem
-from ingest.normalize import MAX_DATABAG_DEPTH
+from ingest.normalize.otlp import log_record_from_otel
 from ingest.scrubbing import Scrubber, project_scrubber
 from projects.models import Project
 
@@ -90,64 +89,10 @@ def _record(row: QueuedItem, raw: Any, drift: timedelta, scrubber: Scrubber | No
     )
 
 
-def _any_value(value: Any, depth: int = 0) -> Any:
-    """An OTLP AnyValue ({"stringValue": …}, {"intValue": "42"}, …) as plain JSON; anything
-    malformed is None, arrays nested deeper than MAX_DATABAG_DEPTH are "..."."""
-    if not isinstance(value, dict):
-        return None
-    if "arrayValue" in value:
-        array = value["arrayValue"]
-        values = array.get("values") if isinstance(array, dict) else None
-        if not isinstance(values, list):
-            return None
-        if depth >= MAX_DATABAG_DEPTH:
-            return "..."
-        return [_any_value(item, depth + 1) for item in values[:MAX_ARRAY_VALUES]]
-    if "intValue" in value:
-        try:
-            return int(value["intValue"])
-        except (TypeError, ValueError):
-            return None
-    for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
-        if key in value:
-            return value[key] if isinstance(value[key], str | bool | int | float) else None
-    return None
-
-
-def _otel_attributes(entries: Any) -> JSON:
-    if not isinstance(entries, list):
-        return {}
-    return {
-        entry["key"]: {"value": _any_value(entry.get("value"))}
-        for entry in entries
-        if isinstance(entry, dict) and isinstance(entry.get("key"), str)
-    }
-
-
-def _from_otel(record: JSON) -> JSON:
-    """An OTLP/JSON LogRecord in the shape of a `log` container's record."""
-    nanos = record.get("timeUnixNano") or record.get("observedTimeUnixNano")
-    try:
-        timestamp = int(nanos) / 1e9 if nanos not in (None, "", 0, "0") else None
-    except (TypeError, ValueError, OverflowError):
-        timestamp = None
-    attributes = _otel_attributes(record.get("attributes"))
-    body = _any_value(record.get("body"))
-    return {
-        "timestamp": timestamp,
-        "level": record.get("severityText"),
-        "severity_number": record.get("severityNumber"),
-        "body": body if isinstance(body, str) or body is None else str(body),
-        "trace_id": record.get("traceId"),
-        "span_id": record.get("spanId"),
-        "attributes": attributes,
-    }
-
-
 def _records(row: QueuedItem) -> tuple[list[Any], int]:
     payload = load_object(row, "invalid_log")
     if row.type == "otel_log":
-        return [_from_otel(payload)], 0
+        return [log_record_from_otel(payload)], 0
     return container_records(payload, "invalid_log")
 
 

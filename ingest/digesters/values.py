@@ -11,6 +11,7 @@ from typing import Any
 from groups import jsoncodec
 from ingest.models import QueuedItem
 from ingest.normalize import (
+    MAX_ARRAY_VALUES,
     MAX_DATABAG_DEPTH,
     MAX_SECONDS_IN_FUTURE,
     MINIMUM_CLOCK_DRIFT,
@@ -30,7 +31,6 @@ MAX_RECORDS_PER_ITEM = 2000
 MAX_ATTRIBUTES = 200
 MAX_ATTRIBUTE_KEY_CHARS = 200
 MAX_ATTRIBUTE_CHARS = 1024
-MAX_ARRAY_VALUES = 100
 # Attributes that hold the client's address (OpenTelemetry and Sentry conventions): dropped
 # when the project scrubs IP addresses, as `user.ip_address` is from events.
 IP_ATTRIBUTES = frozenset({"client.address", "user.ip_address", "http.client_ip", "sentry.user.ip"})

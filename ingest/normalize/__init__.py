@@ -10,6 +10,7 @@ from ingest.normalize.event import (
 )
 from ingest.normalize.fields import (
     LEVELS,
+    MAX_ARRAY_VALUES,
     MAX_DATABAG_DEPTH,
     MAX_MESSAGE_CHARS,
     MAX_STRING_CHARS,
@@ -28,6 +29,7 @@ from ingest.normalize.fields import (
 __all__ = [
     "LEVELS",
     "MAX_AGE",
+    "MAX_ARRAY_VALUES",
     "MAX_DATABAG_DEPTH",
     "MAX_MESSAGE_CHARS",
     "MAX_SECONDS_IN_FUTURE",

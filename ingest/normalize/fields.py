@@ -24,6 +24,8 @@ _TAG_KEY_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
 MAX_MESSAGE_CHARS = 8192
 MAX_STRING_CHARS = 16384
 MAX_DATABAG_DEPTH = 7
+# Values kept of one array in span and log attributes.
+MAX_ARRAY_VALUES = 100
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # JSON escapes that can decode to a NUL or to a lone surrogate half.
 NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]")
