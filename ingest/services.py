@@ -142,15 +142,18 @@ def accept_otlp(
     key: ProjectKey,
     item_type: str,
     records: list[JSON],
+    rejected: int = 0,
     meta: dict[str, Any],
     group_commit: bool = False,
 ) -> None:
     """Queue the records of an OTLP export request durably, as `span` or `log` items of at
-    most OTLP_RECORDS_PER_ITEM records; RateLimited when the backlog or a quota of their
-    category refuses them (OTLP exporters retry after a 429's Retry-After)."""
+    most OTLP_RECORDS_PER_ITEM records, and count the `rejected` ones left out; RateLimited
+    when the backlog or a quota of their category refuses them (OTLP exporters retry after
+    a 429's Retry-After)."""
+    category = ITEM_CATEGORIES[item_type]
     if not records:
         return
-    category = ITEM_CATEGORIES[item_type]
+    outcomes = Counter({(category, Outcome.INVALID, "too_many_items"): rejected})
     door.refuse_over_quota(
         key=key,
         category=category,
@@ -163,6 +166,8 @@ def accept_otlp(
     ]
     rows = door.queue_rows(key=key, item_type=item_type, payloads=containers, meta=meta)
     write_queue(rows, group_commit=group_commit)
+    if rejected:
+        _record_after_accept(project_id=key.project_id, outcomes=outcomes)
 
 
 def accept_checkin(

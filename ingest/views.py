@@ -305,26 +305,27 @@ def otlp_export(request: HttpRequest, project_id: str | None, signal: str) -> Ht
     protobuf = request.content_type in OTLP_PROTOBUF_TYPES
     data = read_body(request, max_bytes=settings.INGEST_MAX_OTLP_BYTES)
     try:
-        decoded = otlp.decode_request(data, signal=signal, protobuf=protobuf)
+        export = otlp.decode_request(data, signal=signal, protobuf=protobuf)
     except otlp.InvalidOtlp as exc:
         raise BadRequest(str(exc)) from None
     if signal == otlp.TRACES:
-        item_type, records = "span", otlp.span_records(decoded)
+        item_type, records = "span", otlp.span_records(export.body)
     else:
-        item_type, records = "log", otlp.log_records(decoded)
+        item_type, records = "log", otlp.log_records(export.body)
+    rejected = export.total - len(records)
     services.accept_otlp(
         key=key,
         item_type=item_type,
         records=records,
+        rejected=rejected,
         meta={"ip": client_ip(request)},
         group_commit=is_threaded_server(),
     )
-    if protobuf:
-        response = HttpResponse(b"", content_type=request.content_type)
-        for name, value in CORS_HEADERS.items():
-            response[name] = value
-        return response
-    return _json(200, {})
+    body = otlp.export_response(signal, rejected=rejected, protobuf=protobuf)
+    response = HttpResponse(body, content_type=request.content_type)
+    for name, value in CORS_HEADERS.items():
+        response[name] = value
+    return response
 
 
 # HEAD as well: Relay's router serves it with the GET handler (`curl -I` checks in too).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ingest.normalize.fields import MAX_ARRAY_VALUES, MAX_DATABAG_DEPTH
@@ -28,6 +29,11 @@ _PATHS = {
 # Span.SpanKind and Status.StatusCode (opentelemetry/proto/trace/v1/trace.proto).
 _KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUS_ERROR = 2
+# What one request may cost: records converted (the rest are answered as rejected), and the
+# resource attributes copied into each of them.
+MAX_RECORDS_PER_REQUEST = 10_000
+MAX_RESOURCE_KEYS = 64
+MAX_RESOURCE_CHARS = 4096
 # Span flags: the parent's remoteness is known, and the parent is remote.
 _FLAG_HAS_IS_REMOTE = 0x100
 _FLAG_IS_REMOTE = 0x200
@@ -37,20 +43,29 @@ class InvalidOtlp(ValueError):
     """A body that is not an export request of its signal."""
 
 
-def decode_request(data: bytes, *, signal: str, protobuf: bool) -> JSON:
-    """An export request (of `signal`: TRACES or LOGS) as OTLP/JSON."""
-    if not protobuf:
-        try:
-            decoded = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise InvalidOtlp(f"invalid JSON data: {exc}") from None
-        if not isinstance(decoded, dict):
-            raise InvalidOtlp("invalid JSON data: expected an export request object")
-        return decoded
-    return _from_protobuf(data, signal)
+@dataclass
+class ExportRequest:
+    """An export request in OTLP/JSON's shape (from protobuf: its first
+    MAX_RECORDS_PER_REQUEST records only), and how many records it held in all."""
+
+    body: JSON
+    total: int
 
 
-def _from_protobuf(data: bytes, signal: str) -> JSON:
+def decode_request(data: bytes, *, signal: str, protobuf: bool) -> ExportRequest:
+    """An export request of `signal` (TRACES or LOGS), protobuf or OTLP/JSON."""
+    if protobuf:
+        return _from_protobuf(data, signal)
+    try:
+        decoded = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidOtlp(f"invalid JSON data: {exc}") from None
+    if not isinstance(decoded, dict):
+        raise InvalidOtlp("invalid JSON data: expected an export request object")
+    return ExportRequest(body=decoded, total=sum(1 for _ in _records(decoded, signal)))
+
+
+def _from_protobuf(data: bytes, signal: str) -> ExportRequest:
     # Imported on the first protobuf request: the digest workers, which share this module for
     # its OTLP/JSON helpers, never load protobuf (about 6 MB).
     from google.protobuf.message import DecodeError
@@ -64,26 +79,24 @@ def _from_protobuf(data: bytes, signal: str) -> JSON:
         message = request_type.FromString(data)
     except (DecodeError, RecursionError) as exc:
         raise InvalidOtlp(f"invalid protobuf data: {exc}") from None
-    # Only the fields read below, written as OTLP/JSON writes them (ids in hex); protobuf's
-    # own JSON mapping (json_format) took several times longer and base64-encodes the ids.
+    # Only the fields read below, written as OTLP/JSON writes them (ids in hex), and only the
+    # records that will be taken; protobuf's own JSON mapping (json_format) took several
+    # times longer and base64-encodes the ids.
     resources, scopes, records = _PATHS[signal]
     resources_field, scopes_field, records_field = _PB_FIELDS[signal]
     convert = _pb_span if signal == TRACES else _pb_log
-    return {
-        resources: [
-            {
-                "resource": {"attributes": _pb_attributes(resource.resource.attributes)},
-                scopes: [
-                    {
-                        "scope": {"name": scope.scope.name},
-                        records: [convert(record) for record in getattr(scope, records_field)],
-                    }
-                    for scope in getattr(resource, scopes_field)
-                ],
-            }
-            for resource in getattr(message, resources_field)
-        ]
-    }
+    total, body = 0, {resources: []}
+    for resource in getattr(message, resources_field):
+        kept_scopes = []
+        for scope in getattr(resource, scopes_field):
+            found = getattr(scope, records_field)
+            room = max(MAX_RECORDS_PER_REQUEST - total, 0)
+            total += len(found)
+            kept = [convert(record) for record in found[:room]]
+            kept_scopes.append({"scope": {"name": scope.scope.name}, records: kept})
+        attributes = _pb_attributes(resource.resource.attributes)
+        body[resources].append({"resource": {"attributes": attributes}, scopes: kept_scopes})
+    return ExportRequest(body=body, total=total)
 
 
 # The protobuf field names of _PATHS.
@@ -202,7 +215,7 @@ def any_value(value: Any, depth: int = 0) -> Any:
     if "intValue" in value:
         try:
             return int(value["intValue"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
     for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
         if key in value:
@@ -224,13 +237,19 @@ def log_record_from_otel(record: JSON) -> JSON:
     """An OTLP/JSON LogRecord in the shape of a `log` container's record."""
     timestamp = _nanos(record.get("timeUnixNano")) or _nanos(record.get("observedTimeUnixNano"))
     attributes = otel_attributes(record.get("attributes"))
-    body = any_value(record.get("body"))
+    # A record without a body (an event-style record) is kept with an empty one; a body
+    # that is no AnyValue leaves it without, and invalid.
+    body = "" if record.get("body") is None else any_value(record["body"])
     if isinstance(body, dict | list):
         body = json.dumps(body, default=str)
+    severity = record.get("severityNumber")
+    valid = isinstance(severity, int) and not isinstance(severity, bool) and 1 <= severity <= 24
+    text = record.get("severityText") or None
     return {
         "timestamp": timestamp,
-        "level": record.get("severityText"),
-        "severity_number": record.get("severityNumber"),
+        # Neither a severity number (0 is unspecified) nor text: `info`, as Relay maps it.
+        "level": text if text is not None or valid else "info",
+        "severity_number": severity if valid else None,
         "body": body if isinstance(body, str) or body is None else str(body),
         "trace_id": record.get("traceId"),
         "span_id": record.get("spanId"),
@@ -284,32 +303,40 @@ def _op(kind: str, attributes: JSON) -> str:
     return "default"
 
 
+def _id(value: Any) -> str | None:
+    """A trace or span id as lowercase hex; None for none (empty, all zeros, not a string)."""
+    if not isinstance(value, str) or not value.strip("0"):
+        return None
+    return value.lower()
+
+
+def _kind(span: JSON) -> str:
+    kind = span.get("kind")
+    return _KINDS.get(kind, "internal") if isinstance(kind, int) else "internal"
+
+
 def _span(span: JSON, resource: JSON, scope: JSON) -> JSON:
-    kind = (
-        _KINDS.get(span.get("kind"), "internal")
-        if isinstance(span.get("kind"), int)
-        else "internal"
-    )
-    own = otel_attributes(span.get("attributes"))
-    attributes = {**resource, **own}
+    kind = _kind(span)
+    attributes = {**resource, **otel_attributes(span.get("attributes"))}
     status = span.get("status") if isinstance(span.get("status"), dict) else {}
-    extra: JSON = {"sentry.op": {"value": _op(kind, attributes)}, "otel.kind": {"value": kind}}
+    extra: JSON = {"otel.kind": {"value": kind}}
+    if "sentry.op" not in attributes:
+        extra["sentry.op"] = {"value": _op(kind, attributes)}
     if isinstance(scope.get("name"), str) and scope["name"]:
         extra["otel.scope.name"] = {"value": scope["name"]}
     if isinstance(status.get("message"), str) and status["message"]:
         extra["otel.status_message"] = {"value": status["message"]}
-    parent = span.get("parentSpanId") or None
+    span_id, parent = _id(span.get("spanId")), _id(span.get("parentSpanId"))
     flags = span.get("flags") if isinstance(span.get("flags"), int) else 0
-    remote_parent = flags & (_FLAG_HAS_IS_REMOTE | _FLAG_IS_REMOTE) == (
-        _FLAG_HAS_IS_REMOTE | _FLAG_IS_REMOTE
-    )
+    remote = _FLAG_HAS_IS_REMOTE | _FLAG_IS_REMOTE
+    own_segment = _id(_value(attributes, "sentry.segment.id"))
     return {
-        "trace_id": span.get("traceId"),
-        "span_id": span.get("spanId"),
+        "trace_id": _id(span.get("traceId")),
+        "span_id": span_id,
         "parent_span_id": parent,
         "name": span.get("name") if isinstance(span.get("name"), str) else "",
         "status": "error" if status.get("code") == _STATUS_ERROR else "ok",
-        "is_segment": parent is None or remote_parent,
+        "is_segment": parent is None or flags & remote == remote or own_segment == span_id,
         "start_timestamp": _nanos(span.get("startTimeUnixNano")),
         "end_timestamp": _nanos(span.get("endTimeUnixNano")),
         "attributes": {**attributes, **_sentry_attributes(attributes), **extra},
@@ -318,30 +345,95 @@ def _span(span: JSON, resource: JSON, scope: JSON) -> JSON:
 
 def _link_segments(spans: list[JSON]) -> None:
     """Each span's segment (its root, or the first span below a remote parent), where the
-    request holds it: a span exported before its root is left without one."""
-    by_id = {span["span_id"]: span for span in spans if isinstance(span["span_id"], str)}
+    request holds the chain up to it: a span exported before its root, or in a cycle, is
+    left without one, as is a span that names its segment itself. One pass: every span on
+    a walked chain is remembered with the answer."""
+    by_id = {(span["trace_id"], span["span_id"]): span for span in spans if span["span_id"]}
+    segment_of: dict[tuple[Any, Any], str | None] = {}
     for span in spans:
-        current, hops = span, 0
-        while not current["is_segment"] and hops < len(spans):
-            current = by_id.get(current["parent_span_id"])
-            if current is None:
+        chain: list[tuple[Any, Any]] = []
+        current: JSON | None = span
+        while current is not None:
+            key = (current["trace_id"], current["span_id"])
+            if key in segment_of or key in chain:
+                found = segment_of.get(key)  # None for a cycle: the chain is still open
                 break
-            hops += 1
-        if current is not None and current is not span and current["is_segment"]:
-            span["attributes"]["sentry.segment.id"] = {"value": current["span_id"]}
+            chain.append(key)
+            if current["is_segment"]:
+                found = current["span_id"]
+                break
+            current = by_id.get((current["trace_id"], current["parent_span_id"]))
+        else:
+            found = None
+        for key in chain:
+            segment_of[key] = found
+        attributes = span["attributes"]
+        if found and found != span["span_id"] and "sentry.segment.id" not in attributes:
+            attributes["sentry.segment.id"] = {"value": found}
+
+
+def _capped_resource(attributes: JSON) -> JSON:
+    """A resource's attributes, copied into each of its records: at most MAX_RESOURCE_KEYS
+    of them and MAX_RESOURCE_CHARS of text, so that a request cannot multiply a large
+    resource by its record count."""
+    kept: JSON = {}
+    budget = MAX_RESOURCE_CHARS
+    for key, item in attributes.items():
+        size = len(key) + len(json.dumps(item.get("value"), default=str))
+        if len(kept) >= MAX_RESOURCE_KEYS or size > budget:
+            break
+        budget -= size
+        kept[key] = item
+    return kept
+
+
+def _bounded(request: JSON, signal: str) -> Iterator[tuple[JSON, JSON, JSON]]:
+    """The request's records with their capped resource and scope, the first
+    MAX_RECORDS_PER_REQUEST of them."""
+    capped: dict[int, JSON] = {}
+    for index, (record, resource, scope) in enumerate(_grouped(request, signal)):
+        if index >= MAX_RECORDS_PER_REQUEST:
+            return
+        if id(resource) not in capped:
+            capped[id(resource)] = _capped_resource(resource)
+        yield record, capped[id(resource)], scope
+
+
+def export_response(signal: str, *, rejected: int, protobuf: bool) -> bytes:
+    """The export response: empty, or a partial success naming the records left out."""
+    if not rejected:
+        return b"" if protobuf else b"{}"
+    message = f"at most {MAX_RECORDS_PER_REQUEST} records are taken from one request"
+    field = "rejected_spans" if signal == TRACES else "rejected_log_records"
+    if not protobuf:
+        camel = "rejectedSpans" if signal == TRACES else "rejectedLogRecords"
+        partial = {camel: str(rejected), "errorMessage": message}
+        return json.dumps({"partialSuccess": partial}).encode()
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    if signal == TRACES:
+        response = trace_service_pb2.ExportTraceServiceResponse()
+    else:
+        response = logs_service_pb2.ExportLogsServiceResponse()
+    setattr(response.partial_success, field, rejected)
+    response.partial_success.error_message = message
+    return response.SerializeToString()
 
 
 def span_records(request: JSON) -> list[JSON]:
-    """The span v2 records of a traces export request (OTLP/JSON)."""
-    spans = [_span(span, resource, scope) for span, resource, scope in _grouped(request, TRACES)]
+    """The span v2 records of a traces export request (OTLP/JSON), at most
+    MAX_RECORDS_PER_REQUEST."""
+    spans = [_span(span, resource, scope) for span, resource, scope in _bounded(request, TRACES)]
     _link_segments(spans)
     return spans
 
 
 def log_records(request: JSON) -> list[JSON]:
-    """The `log` container records of a logs export request (OTLP/JSON)."""
+    """The `log` container records of a logs export request (OTLP/JSON), at most
+    MAX_RECORDS_PER_REQUEST."""
     records = []
-    for raw, resource, scope in _grouped(request, LOGS):
+    for raw, resource, scope in _bounded(request, LOGS):
         record = log_record_from_otel(raw)
         attributes = {**resource, **record["attributes"]}
         extra = _sentry_attributes(attributes)

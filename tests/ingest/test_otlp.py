@@ -138,10 +138,12 @@ def traces_json(now_ns: int = T0) -> dict:
 class TestConversion:
     def test_protobuf_and_json_give_the_same_spans(self):
         from_protobuf = span_records(
-            decode_request(traces_request().SerializeToString(), signal="traces", protobuf=True)
+            decode_request(
+                traces_request().SerializeToString(), signal="traces", protobuf=True
+            ).body
         )
         from_json = span_records(
-            decode_request(json.dumps(traces_json()).encode(), signal="traces", protobuf=False)
+            decode_request(json.dumps(traces_json()).encode(), signal="traces", protobuf=False).body
         )
         assert from_protobuf == from_json
         write, query, root = from_protobuf
@@ -190,7 +192,9 @@ class TestConversion:
         assert records[0]["attributes"]["sentry.segment.id"] == {"value": ROOT}
 
     def test_logs(self):
-        decoded = decode_request(logs_request().SerializeToString(), signal="logs", protobuf=True)
+        decoded = decode_request(
+            logs_request().SerializeToString(), signal="logs", protobuf=True
+        ).body
         (record,) = log_records(decoded)
         assert record == {
             "timestamp": T0 / 1e9,
@@ -397,3 +401,112 @@ def test_sentry_sdk_otlp_integration_and_the_otel_log_exporter(faultline_server,
     )
     assert record.attributes["order.attempt"] == 2
     assert record.attributes["service.name"] == "checkout"
+
+
+def spans_json(spans: list[dict], resource: dict | None = None) -> dict:
+    attributes = [{"key": k, "value": {"stringValue": v}} for k, v in (resource or {}).items()]
+    return {
+        "resourceSpans": [
+            {"resource": {"attributes": attributes}, "scopeSpans": [{"spans": spans}]}
+        ]
+    }
+
+
+def json_span(span_id: str, parent: str = "", **fields) -> dict:
+    return {"traceId": TRACE, "spanId": span_id, "parentSpanId": parent, **fields}
+
+
+class TestHostileRequests:
+    """Found by review: each of these was a 500, or cost far more than its size."""
+
+    @pytest.mark.parametrize("number", ["1e400", "Infinity", "-Infinity"])
+    def test_infinite_integers_are_left_out(self, number):
+        body = f'{{"resourceSpans": [{{"scopeSpans": [{{"spans": [{{"spanId": "a1a1a1a1a1a1a1a1", "attributes": [{{"key": "n", "value": {{"intValue": {number}}}}}]}}]}}]}}]}}'  # noqa: E501
+        export = decode_request(body.encode(), signal="traces", protobuf=False)
+        (span,) = span_records(export.body)
+        assert span["attributes"]["n"] == {"value": None}
+
+    @pytest.mark.parametrize("parent", [["x"], {"a": 1}, 7, "0000000000000000"])
+    def test_a_parent_that_is_no_id_makes_a_segment(self, parent):
+        (span,) = span_records(spans_json([json_span("A1A1A1A1A1A1A1A1", parent)]))
+        assert (span["span_id"], span["parent_span_id"], span["is_segment"]) == (
+            "a1a1a1a1a1a1a1a1",
+            None,
+            True,
+        )
+
+    def test_long_chains_and_cycles_link_in_one_pass(self):
+        ids = [f"{n:016x}" for n in range(1, 5001)]
+        chain = [json_span(ids[0])] + [json_span(ids[n], ids[n - 1]) for n in range(1, 5000)]
+        records = span_records(spans_json(chain[::-1]))
+        assert {r["attributes"].get("sentry.segment.id", {}).get("value") for r in records} == {
+            None,
+            ids[0],
+        }
+        assert sum("sentry.segment.id" not in r["attributes"] for r in records) == 1
+        cycle = [json_span(ids[0], ids[1]), json_span(ids[1], ids[0])]
+        assert all(
+            "sentry.segment.id" not in r["attributes"] for r in span_records(spans_json(cycle))
+        )
+
+    def test_mixed_case_ids_link_and_given_op_and_segment_are_kept(self):
+        op = {"key": "sentry.op", "value": {"stringValue": "task"}}
+        given = {"key": "sentry.segment.id", "value": {"stringValue": "ffffffffffffffff"}}
+        spans = [
+            json_span("AAAAAAAAAAAAAAAA", attributes=[op]),
+            json_span("bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa"),
+            json_span("cccccccccccccccc", "aaaaaaaaaaaaaaaa", attributes=[given]),
+        ]
+        root, child, named = span_records(spans_json(spans))
+        assert root["attributes"]["sentry.op"] == {"value": "task"}
+        assert child["attributes"]["sentry.segment.id"] == {"value": "aaaaaaaaaaaaaaaa"}
+        assert named["attributes"]["sentry.segment.id"] == {"value": "ffffffffffffffff"}
+
+    def test_a_large_resource_is_capped_before_it_is_copied(self):
+        resource = {f"attr.{n}": "x" * 1000 for n in range(150)}
+        records = span_records(spans_json([json_span(f"{n:016x}") for n in range(1, 4)], resource))
+        for record in records:
+            copied = [key for key in record["attributes"] if key.startswith("attr.")]
+            assert 0 < len(copied) <= 8
+        assert len(json.dumps(records[0]["attributes"])) < 9000
+
+    def test_logs_without_severity_or_body_are_info(self):
+        body = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "1"}]}]}]}
+        (record,) = log_records(body)
+        assert (record["level"], record["severity_number"], record["body"]) == ("info", None, "")
+
+
+@pytest.mark.django_db
+def test_records_past_the_limit_are_a_partial_success(post_otlp, key, monkeypatch):
+    from ingest.normalize import otlp
+
+    monkeypatch.setattr(otlp, "MAX_RECORDS_PER_REQUEST", 2)
+    request = traces_request(recent_ns())
+    response = post_otlp("traces", request.SerializeToString())
+    assert response.status_code == 200, response.content
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_spans == 1
+    body = json.dumps(traces_json(recent_ns())).encode()
+    answer = assert_status(post_otlp("traces", body, content_type="application/json"), 200)
+    assert answer["partialSuccess"]["rejectedSpans"] == "1"
+    drain()
+    assert Span.objects.count() == 2
+    invalid = OutcomeCounter.objects.get(outcome="invalid")
+    assert (invalid.category, invalid.reason, invalid.quantity) == ("span", "too_many_items", 2)
+
+
+@pytest.mark.django_db
+def test_an_otel_log_without_severity_is_stored(post_otlp):
+    request = logs_request(recent_ns())
+    record = request.resource_logs[0].scope_logs[0].log_records[0]
+    record.severity_number = 0
+    record.severity_text = ""
+    record.ClearField("body")
+    assert post_otlp("logs", request.SerializeToString()).status_code == 200
+    drain()
+    stored = LogRecord.objects.get()
+    assert (stored.level, stored.body) == ("info", "")
