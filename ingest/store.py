@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import uuid
-from typing import Any
 
 from ingest.body import inflate_limited
 from ingest.envelope import Envelope, Item, normalize_event_id
 from ingest.exceptions import BadRequest
+from ingest.normalize import load_json
 
 
 def _decode(data: bytes, *, max_bytes: int) -> bytes:
@@ -32,13 +31,7 @@ def envelope_from_store(data: bytes, *, max_bytes: int) -> Envelope:
     if not data.strip():
         raise BadRequest("empty request body")
     raw = _decode(data, max_bytes=max_bytes)
-    try:
-        # Python's json accepts the NaN/Infinity tokens raven and sentry-python may emit.
-        event: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(f"invalid JSON data: {exc}") from None
-    if not isinstance(event, dict):
-        raise BadRequest("invalid JSON data: expected an object")
+    event = load_json(raw, error=BadRequest, expect=dict, what="an object")
     if event.get("event_id") is None:
         event_id = uuid.uuid4().hex
     else:

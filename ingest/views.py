@@ -31,7 +31,7 @@ from ingest.exceptions import (
     UnsupportedMediaType,
     database_unavailable,
 )
-from ingest.normalize import otlp
+from ingest.normalize import load_json, otlp
 from ingest.normalize.nel import InvalidNelReport, nel_reports
 from ingest.normalize.security import InvalidSecurityReport, security_reports
 from ingest.store import envelope_from_store
@@ -254,12 +254,7 @@ def _checkin_payload(request: HttpRequest, monitor_slug: str) -> dict[str, Any]:
     query string's `status`, `check_in_id`, `environment` and `duration` (seconds)."""
     if request.method == "POST" and request.content_type == "application/json":
         data = read_body(request, max_bytes=settings.INGEST_MAX_EVENT_BYTES)
-        try:
-            payload = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise BadRequest(f"invalid JSON data: {exc}") from None
-        if not isinstance(payload, dict):
-            raise BadRequest("invalid JSON data: expected an object")
+        payload = load_json(data, error=BadRequest, expect=dict, what="an object")
     else:
         names = ("status", "check_in_id", "environment", "duration")
         payload = {name: request.GET[name] for name in names if name in request.GET}

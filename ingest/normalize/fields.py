@@ -4,10 +4,12 @@ to Relay's limits."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +53,20 @@ def clean_json(value: Any) -> Any:
         return {clean_text(key): clean_json(item) for key, item in value.items()}
     if isinstance(value, list):
         return [clean_json(item) for item in value]
+    return value
+
+
+def load_json(
+    data: bytes, *, error: Callable[[str], Exception], expect: type | None = None, what: str = ""
+) -> Any:
+    """The JSON of a request body; `error(message)` is raised for bytes that are not JSON (with
+    Python's NaN and Infinity, which raven and sentry-python may send), or not an `expect`."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise error(f"invalid JSON data: {exc}") from None
+    if expect is not None and not isinstance(value, expect):
+        raise error(f"invalid JSON data: expected {what}")
     return value
 
 

@@ -10,14 +10,13 @@ seen by browsers sit beside the application's own logs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.normalize.event import MAX_AGE
-from ingest.normalize.fields import MAX_STRING_CHARS, clean_json
+from ingest.normalize.fields import MAX_STRING_CHARS, clean_json, load_json
 
 JSON = dict[str, Any]
 NETWORK_ERROR = "network-error"
@@ -84,12 +83,7 @@ class NelReports:
 def nel_reports(data: bytes, *, received: datetime, max_records: int = 100) -> NelReports:
     """The log records of a NEL endpoint's body, a JSON array of reports (the first
     `max_records` network errors); InvalidNelReport for anything else."""
-    try:
-        reports = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidNelReport(f"invalid JSON data: {exc}") from None
-    if not isinstance(reports, list):
-        raise InvalidNelReport("invalid JSON data: expected an array of reports")
+    reports = load_json(data, error=InvalidNelReport, expect=list, what="an array of reports")
     result = NelReports()
     for report in reports:
         if not isinstance(report, dict) or not isinstance(report.get("body"), dict):

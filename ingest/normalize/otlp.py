@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.normalize.fields import MAX_ARRAY_VALUES, MAX_DATABAG_DEPTH
+from ingest.normalize.fields import MAX_ARRAY_VALUES, MAX_DATABAG_DEPTH, load_json
 
 JSON = dict[str, Any]
 TRACES = "traces"
@@ -56,12 +56,8 @@ def decode_request(data: bytes, *, signal: str, protobuf: bool) -> ExportRequest
     """An export request of `signal` (TRACES or LOGS), protobuf or OTLP/JSON."""
     if protobuf:
         return _from_protobuf(data, signal)
-    try:
-        decoded = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidOtlp(f"invalid JSON data: {exc}") from None
-    if not isinstance(decoded, dict):
-        raise InvalidOtlp("invalid JSON data: expected an export request object")
+    what = "an export request object"
+    decoded = load_json(data, error=InvalidOtlp, expect=dict, what=what)
     return ExportRequest(body=decoded, total=sum(1 for _ in _records(decoded, signal)))
 
 

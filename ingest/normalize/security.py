@@ -12,7 +12,6 @@ counted and not kept, as Relay does.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 from groups.eventtypes import csp_source
 from ingest.normalize.event import MAX_AGE
-from ingest.normalize.fields import MAX_STRING_CHARS, clean_json
+from ingest.normalize.fields import MAX_STRING_CHARS, clean_json, load_json
 from organizations.validators import is_number
 
 JSON = dict[str, Any]
@@ -97,10 +96,7 @@ def security_reports(
 ) -> SecurityReports:
     """The events of a security endpoint's body (the first `max_events` violations);
     InvalidSecurityReport if it holds no report."""
-    try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidSecurityReport(f"invalid JSON data: {exc}") from None
+    parsed = load_json(data, error=InvalidSecurityReport)
     reports = parsed if isinstance(parsed, list) else [parsed]
     result = SecurityReports()
     for report in reports:
