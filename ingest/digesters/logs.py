@@ -31,14 +31,15 @@ from ingest.digesters.values import (
     text,
 )
 from ingest.models import Outcome, QueuedItem
+from ingest.normalize.fields import LOG_LEVEL_ALIASES, LOG_LEVELS
 from ingest.normalize.otlp import log_record_from_otel
 from ingest.scrubbing import Scrubber, project_scrubber
 from projects.models import Project
 
 CATEGORY = "log_item"
 MAX_BODY_CHARS = 8192
-LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
-_LEVEL_ALIASES = {"warning": "warn", "critical": "fatal", "err": "error", "information": "info"}
+LEVELS = LOG_LEVELS
+_LEVEL_ALIASES = LOG_LEVEL_ALIASES
 # OpenTelemetry severity numbers 1 to 24, four per level (logs data model, SeverityNumber).
 _SEVERITY_LEVELS = {number: LEVELS[(number - 1) // 4] for number in range(1, 25)}
 _SEVERITY_NUMBERS = {level: index * 4 + 1 for index, level in enumerate(LEVELS)}

@@ -26,6 +26,10 @@ _TAG_KEY_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_.:-]")
 MAX_MESSAGE_CHARS = 8192
 MAX_STRING_CHARS = 16384
 MAX_DATABAG_DEPTH = 7
+# Levels of log records (Sentry's logs protocol) and the other words for them that are taken.
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+LOG_LEVEL_ALIASES = {"warning": "warn", "critical": "fatal", "err": "error", "information": "info"}
+LOG_LEVEL_WORDS = frozenset({*LOG_LEVELS, *LOG_LEVEL_ALIASES})
 # Values kept of one array in span and log attributes.
 MAX_ARRAY_VALUES = 100
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")

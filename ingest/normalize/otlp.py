@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.normalize.fields import MAX_ARRAY_VALUES, MAX_DATABAG_DEPTH, load_json
+from ingest.normalize.fields import LOG_LEVEL_WORDS, MAX_ARRAY_VALUES, MAX_DATABAG_DEPTH, load_json
 
 JSON = dict[str, Any]
 TRACES = "traces"
@@ -29,11 +30,23 @@ _PATHS = {
 # Span.SpanKind and Status.StatusCode (opentelemetry/proto/trace/v1/trace.proto).
 _KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUS_ERROR = 2
+_HEX16 = re.compile(r"[0-9a-f]{16}")
 # What one request may cost: records converted (the rest are answered as rejected), and the
 # resource attributes copied into each of them.
 MAX_RECORDS_PER_REQUEST = 10_000
 MAX_RESOURCE_KEYS = 64
 MAX_RESOURCE_CHARS = 4096
+MAX_SCOPE_NAME_CHARS = 200
+# Resource attributes a record needs (its service, release and environment): kept first.
+_RESOURCE_FIRST = (
+    "service.name",
+    "service.version",
+    "service.namespace",
+    "deployment.environment.name",
+    "deployment.environment",
+    "sentry.release",
+    "sentry.environment",
+)
 # Span flags: the parent's remoteness is known, and the parent is remote.
 _FLAG_HAS_IS_REMOTE = 0x100
 _FLAG_IS_REMOTE = 0x200
@@ -170,17 +183,23 @@ def _records(request: JSON, signal: str) -> Iterator[JSON]:
 
 
 def _grouped(request: JSON, signal: str) -> Iterator[tuple[JSON, JSON, JSON]]:
-    """Each record with its resource's attributes and its instrumentation scope."""
+    """Each record with what it takes from its resource and instrumentation scope: the
+    resource's attributes, capped (_capped_resource), and the scope's name as
+    `otel.scope.name`, at most MAX_SCOPE_NAME_CHARS."""
     resources, scopes, records = _PATHS[signal]
     for resource in _objects(request.get(resources)):
         described = resource.get("resource")
-        attributes = otel_attributes(
-            described.get("attributes") if isinstance(described, dict) else None
+        attributes = _capped_resource(
+            otel_attributes(described.get("attributes") if isinstance(described, dict) else None)
         )
         for scope in _objects(resource.get(scopes)):
             about = scope.get("scope") if isinstance(scope.get("scope"), dict) else {}
+            name = about.get("name")
+            inherited = dict(attributes)
+            if isinstance(name, str) and name:
+                inherited["otel.scope.name"] = {"value": name[:MAX_SCOPE_NAME_CHARS]}
             for record in _objects(scope.get(records)):
-                yield record, attributes, about
+                yield record, inherited
 
 
 def any_value(value: Any, depth: int = 0) -> Any:
@@ -233,18 +252,21 @@ def log_record_from_otel(record: JSON) -> JSON:
     """An OTLP/JSON LogRecord in the shape of a `log` container's record."""
     timestamp = _nanos(record.get("timeUnixNano")) or _nanos(record.get("observedTimeUnixNano"))
     attributes = otel_attributes(record.get("attributes"))
-    # A record without a body (an event-style record) is kept with an empty one; a body
-    # that is no AnyValue leaves it without, and invalid.
-    body = "" if record.get("body") is None else any_value(record["body"])
+    # A record without a body (an event-style record, or an empty AnyValue as the Collector
+    # writes one) is kept with an empty body; a body that is no AnyValue leaves it without,
+    # and invalid.
+    raw_body = record.get("body")
+    body = "" if raw_body is None or raw_body == {} else any_value(raw_body)
     if isinstance(body, dict | list):
         body = json.dumps(body, default=str)
     severity = record.get("severityNumber")
     valid = isinstance(severity, int) and not isinstance(severity, bool) and 1 <= severity <= 24
     text = record.get("severityText") or None
+    named = isinstance(text, str) and text.strip().lower() in LOG_LEVEL_WORDS
     return {
         "timestamp": timestamp,
-        # Neither a severity number (0 is unspecified) nor text: `info`, as Relay maps it.
-        "level": text if text is not None or valid else "info",
+        # No severity number (0 is unspecified) and no level named: `info`, as Relay maps it.
+        "level": text if named or valid else "info",
         "severity_number": severity if valid else None,
         "body": body if isinstance(body, str) or body is None else str(body),
         "trace_id": record.get("traceId"),
@@ -300,10 +322,17 @@ def _op(kind: str, attributes: JSON) -> str:
 
 
 def _id(value: Any) -> str | None:
-    """A trace or span id as lowercase hex; None for none (empty, all zeros, not a string)."""
+    """A trace or span id as lowercase hex; None for none (empty, all zeros, not a string).
+    A malformed one is kept as it is, for the digest to count its span invalid."""
     if not isinstance(value, str) or not value.strip("0"):
         return None
     return value.lower()
+
+
+def _span_id(value: Any) -> str | None:
+    """A well-formed span id (16 hex digits, not all zeros), lowercase; else None."""
+    found = _id(value)
+    return found if found and _HEX16.fullmatch(found) else None
 
 
 def _kind(span: JSON) -> str:
@@ -311,88 +340,95 @@ def _kind(span: JSON) -> str:
     return _KINDS.get(kind, "internal") if isinstance(kind, int) else "internal"
 
 
-def _span(span: JSON, resource: JSON, scope: JSON) -> JSON:
+def _span(span: JSON, inherited: JSON) -> JSON:
     kind = _kind(span)
-    attributes = {**resource, **otel_attributes(span.get("attributes"))}
+    attributes = {**inherited, **otel_attributes(span.get("attributes"))}
     status = span.get("status") if isinstance(span.get("status"), dict) else {}
-    extra: JSON = {"otel.kind": {"value": kind}}
+    # Derived attributes first: the digest keeps a span's first MAX_ATTRIBUTES keys.
+    derived: JSON = {"otel.kind": {"value": kind}, **_sentry_attributes(attributes)}
     if "sentry.op" not in attributes:
-        extra["sentry.op"] = {"value": _op(kind, attributes)}
-    if isinstance(scope.get("name"), str) and scope["name"]:
-        extra["otel.scope.name"] = {"value": scope["name"]}
+        derived["sentry.op"] = {"value": _op(kind, attributes)}
     if isinstance(status.get("message"), str) and status["message"]:
-        extra["otel.status_message"] = {"value": status["message"]}
+        derived["otel.status_message"] = {"value": status["message"]}
     span_id, parent = _id(span.get("spanId")), _id(span.get("parentSpanId"))
     flags = span.get("flags") if isinstance(span.get("flags"), int) else 0
     remote = _FLAG_HAS_IS_REMOTE | _FLAG_IS_REMOTE
-    own_segment = _id(_value(attributes, "sentry.segment.id"))
+    named_segment = _span_id(_value(attributes, "sentry.segment.id"))
+    if named_segment is None:
+        attributes.pop("sentry.segment.id", None)
     return {
         "trace_id": _id(span.get("traceId")),
         "span_id": span_id,
         "parent_span_id": parent,
         "name": span.get("name") if isinstance(span.get("name"), str) else "",
         "status": "error" if status.get("code") == _STATUS_ERROR else "ok",
-        "is_segment": parent is None or flags & remote == remote or own_segment == span_id,
+        "is_segment": parent is None or flags & remote == remote or named_segment == span_id,
         "start_timestamp": _nanos(span.get("startTimeUnixNano")),
         "end_timestamp": _nanos(span.get("endTimeUnixNano")),
-        "attributes": {**attributes, **_sentry_attributes(attributes), **extra},
+        "attributes": {**derived, **attributes},
     }
 
 
+def _named_segment(span: JSON) -> str | None:
+    return _span_id(_value(span["attributes"], "sentry.segment.id"))
+
+
 def _link_segments(spans: list[JSON]) -> None:
-    """Each span's segment (its root, or the first span below a remote parent), where the
-    request holds the chain up to it: a span exported before its root, or in a cycle, is
-    left without one, as is a span that names its segment itself. One pass: every span on
-    a walked chain is remembered with the answer."""
+    """Each span's segment, where the request holds the chain up to it: its root, the first
+    span below a remote parent, or the segment a span on the way names itself. A span
+    exported before its root, or in a cycle, is left without one. One pass: every span on a
+    walked chain is remembered with the answer."""
     by_id = {(span["trace_id"], span["span_id"]): span for span in spans if span["span_id"]}
     segment_of: dict[tuple[Any, Any], str | None] = {}
     for span in spans:
         chain: list[tuple[Any, Any]] = []
+        on_chain: set[tuple[Any, Any]] = set()
         current: JSON | None = span
+        found: str | None = None
         while current is not None:
             key = (current["trace_id"], current["span_id"])
-            if key in segment_of or key in chain:
+            if key in segment_of or key in on_chain:
                 found = segment_of.get(key)  # None for a cycle: the chain is still open
                 break
             chain.append(key)
+            on_chain.add(key)
             if current["is_segment"]:
-                found = current["span_id"]
+                found = _span_id(current["span_id"])
+                break
+            if current is not span and _named_segment(current):
+                found = _named_segment(current)
                 break
             current = by_id.get((current["trace_id"], current["parent_span_id"]))
-        else:
-            found = None
         for key in chain:
             segment_of[key] = found
-        attributes = span["attributes"]
-        if found and found != span["span_id"] and "sentry.segment.id" not in attributes:
-            attributes["sentry.segment.id"] = {"value": found}
+        if found and found != span["span_id"] and not _named_segment(span):
+            span["attributes"]["sentry.segment.id"] = {"value": found}
 
 
 def _capped_resource(attributes: JSON) -> JSON:
     """A resource's attributes, copied into each of its records: at most MAX_RESOURCE_KEYS
     of them and MAX_RESOURCE_CHARS of text, so that a request cannot multiply a large
-    resource by its record count."""
+    resource by its record count; its service, release and environment first, and an
+    attribute too large for what is left skipped, not the rest with it."""
     kept: JSON = {}
     budget = MAX_RESOURCE_CHARS
-    for key, item in attributes.items():
-        size = len(key) + len(json.dumps(item.get("value"), default=str))
-        if len(kept) >= MAX_RESOURCE_KEYS or size > budget:
+    first = [key for key in _RESOURCE_FIRST if key in attributes]
+    for key in [*first, *(key for key in attributes if key not in first)]:
+        if len(kept) >= MAX_RESOURCE_KEYS:
             break
-        budget -= size
-        kept[key] = item
+        size = len(key) + len(json.dumps(attributes[key].get("value"), default=str))
+        if size <= budget:
+            budget -= size
+            kept[key] = attributes[key]
     return kept
 
 
-def _bounded(request: JSON, signal: str) -> Iterator[tuple[JSON, JSON, JSON]]:
-    """The request's records with their capped resource and scope, the first
-    MAX_RECORDS_PER_REQUEST of them."""
-    capped: dict[int, JSON] = {}
-    for index, (record, resource, scope) in enumerate(_grouped(request, signal)):
+def _bounded(request: JSON, signal: str) -> Iterator[tuple[JSON, JSON]]:
+    """The request's first MAX_RECORDS_PER_REQUEST records, with what each inherits."""
+    for index, grouped in enumerate(_grouped(request, signal)):
         if index >= MAX_RECORDS_PER_REQUEST:
             return
-        if id(resource) not in capped:
-            capped[id(resource)] = _capped_resource(resource)
-        yield record, capped[id(resource)], scope
+        yield grouped
 
 
 def export_response(signal: str, *, rejected: int, protobuf: bool) -> bytes:
@@ -420,7 +456,7 @@ def export_response(signal: str, *, rejected: int, protobuf: bool) -> bytes:
 def span_records(request: JSON) -> list[JSON]:
     """The span v2 records of a traces export request (OTLP/JSON), at most
     MAX_RECORDS_PER_REQUEST."""
-    spans = [_span(span, resource, scope) for span, resource, scope in _bounded(request, TRACES)]
+    spans = [_span(span, inherited) for span, inherited in _bounded(request, TRACES)]
     _link_segments(spans)
     return spans
 
@@ -429,12 +465,9 @@ def log_records(request: JSON) -> list[JSON]:
     """The `log` container records of a logs export request (OTLP/JSON), at most
     MAX_RECORDS_PER_REQUEST."""
     records = []
-    for raw, resource, scope in _bounded(request, LOGS):
+    for raw, inherited in _bounded(request, LOGS):
         record = log_record_from_otel(raw)
-        attributes = {**resource, **record["attributes"]}
-        extra = _sentry_attributes(attributes)
-        if isinstance(scope.get("name"), str) and scope["name"]:
-            extra["otel.scope.name"] = {"value": scope["name"]}
-        record["attributes"] = {**attributes, **extra}
+        attributes = {**inherited, **record["attributes"]}
+        record["attributes"] = {**_sentry_attributes(attributes), **attributes}
         records.append(record)
     return records

@@ -510,3 +510,63 @@ def test_an_otel_log_without_severity_is_stored(post_otlp):
     drain()
     stored = LogRecord.objects.get()
     assert (stored.level, stored.body) == ("info", "")
+
+
+class TestSecondReview:
+    """Found by the review of the fixes above."""
+
+    def test_a_long_scope_name_is_capped(self):
+        body = spans_json([json_span("a1a1a1a1a1a1a1a1")])
+        body["resourceSpans"][0]["scopeSpans"][0]["scope"] = {"name": "x" * 5000}
+        (span,) = span_records(body)
+        assert span["attributes"]["otel.scope.name"] == {"value": "x" * 200}
+
+    def test_service_release_and_environment_survive_a_large_resource(self):
+        resource = {
+            "process.command_line": "java -cp " + "lib.jar:" * 600,
+            "service.name": "checkout",
+            "service.version": "2.0.1",
+            "deployment.environment.name": "prod",
+        }
+        (span,) = span_records(spans_json([json_span("a1a1a1a1a1a1a1a1")], resource))
+        attributes = span["attributes"]
+        assert "process.command_line" not in attributes
+        assert attributes["service.name"] == {"value": "checkout"}
+        assert attributes["sentry.release"] == {"value": "2.0.1"}
+        assert attributes["sentry.environment"] == {"value": "prod"}
+
+    def test_a_segment_named_on_the_way_is_the_answer_below_it(self):
+        named = {"key": "sentry.segment.id", "value": {"stringValue": "ffffffffffffffff"}}
+        spans = [
+            json_span("cccccccccccccccc", "bbbbbbbbbbbbbbbb"),
+            json_span("bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", attributes=[named]),
+            json_span("aaaaaaaaaaaaaaaa"),
+        ]
+        below, middle, root = span_records(spans_json(spans))
+        assert below["attributes"]["sentry.segment.id"] == {"value": "ffffffffffffffff"}
+        assert middle["attributes"]["sentry.segment.id"] == {"value": "ffffffffffffffff"}
+        assert "sentry.segment.id" not in root["attributes"]
+
+    def test_an_unusable_named_segment_is_replaced_and_a_malformed_root_not_inherited(self):
+        unusable = {"key": "sentry.segment.id", "value": {"kvlistValue": {"values": []}}}
+        spans = [
+            json_span("aaaaaaaaaaaaaaaa"),
+            json_span("bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", attributes=[unusable]),
+            json_span("not-hex-at-all"),
+            json_span("cccccccccccccccc", "not-hex-at-all"),
+        ]
+        _, child, _, orphan = span_records(spans_json(spans))
+        assert child["attributes"]["sentry.segment.id"] == {"value": "aaaaaaaaaaaaaaaa"}
+        assert "sentry.segment.id" not in orphan["attributes"]
+
+    @pytest.mark.parametrize(
+        ("record", "level", "body"),
+        [
+            ({"timeUnixNano": "1", "body": {}}, "info", ""),
+            ({"timeUnixNano": 1, "severityText": "NOTICE", "body": {"intValue": 7}}, "info", "7"),
+            ({"timeUnixNano": "1", "severityText": "Warning"}, "Warning", ""),
+        ],
+    )  # fmt: skip
+    def test_collector_style_log_records(self, record, level, body):
+        (converted,) = log_records({"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]})
+        assert (converted["level"], converted["body"]) == (level, body)
