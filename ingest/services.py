@@ -209,7 +209,8 @@ def _assign_event_id(envelope: Envelope) -> str | None:
 def accept_envelope(
     *, key: ProjectKey, envelope: Envelope, meta: dict[str, Any], group_commit: bool = False
 ) -> Accepted:
-    """Queue the envelope's items durably; raise RateLimited when nothing may be taken.
+    """Queue the envelope's items durably; raise RateLimited when nothing may be taken (its
+    subclass QuotaExceeded when quotas refused it all, not the backlog).
     `group_commit`: see ingest.queue.write_queue."""
     project = key.project
     known = [item for item in envelope.items if item.type in ITEM_CATEGORIES]
@@ -234,7 +235,7 @@ def accept_envelope(
     header = ratelimits.rate_limits_header(exceeded)
     if known and not kept:
         record_outcomes(project_id=project.pk, outcomes=outcomes)
-        raise RateLimited(
+        raise door.QuotaExceeded(
             "Sentry dropped data due to a quota or internal rate limit being reached. "
             "This will not affect your application.",
             retry_after=max(hit.retry_after for hit in exceeded),

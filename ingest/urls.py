@@ -26,6 +26,11 @@ urlpatterns = [
     re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+store/*$", views.store, name="ingest-store"),
     re_path(_PREFIX + r"api/+(?P<project_id>[^/]+)/+nel/*$", views.nel, name="ingest-nel"),
     re_path(
+        _PREFIX + r"api/+(?P<project_id>[^/]+)/+minidump/*$",
+        views.minidump,
+        name="ingest-minidump",
+    ),
+    re_path(
         _PREFIX + r"api/+(?P<project_id>[^/]+)/+integration/+otlp/+v1/+(?P<signal>traces|logs)/*$",
         views.otlp_export,
         name="ingest-otlp",

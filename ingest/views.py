@@ -5,6 +5,7 @@ API's `/api/<id>/cron/<monitor slug>/[<key>/]`."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from ingest.exceptions import (
     UnsupportedMediaType,
     database_unavailable,
 )
+from ingest.minidump import envelope_from_upload
 from ingest.normalize import load_json, otlp
 from ingest.normalize.nel import InvalidNelReport, nel_reports
 from ingest.normalize.security import InvalidSecurityReport, security_reports
@@ -318,6 +320,38 @@ def otlp_export(request: HttpRequest, project_id: str | None, signal: str) -> Ht
     )
     body = otlp.export_response(signal, rejected=rejected, protobuf=protobuf)
     response = HttpResponse(body, content_type=request.content_type)
+    for name, value in CORS_HEADERS.items():
+        response[name] = value
+    return response
+
+
+@_endpoint("POST")
+def minidump(request: HttpRequest, project_id: str | None) -> HttpResponse:
+    """Minidump uploads (Crashpad, Breakpad, Electron, sentry-native): an event with the
+    minidump attached, answered with its id as text, as Relay does; also when a quota drops
+    it (crash reporters retry a 429 over and over), while a full backlog is a 429."""
+    _check_project_id(project_id)
+    auth = auth_from_request(request)
+    if auth is None:
+        raise Unauthorized("missing authorization information")
+    key = door.authenticate(auth=auth, project_id=project_id)
+    body = read_body(request, max_bytes=settings.INGEST_MAX_ATTACHMENTS_BYTES)
+    if not body:
+        raise BadRequest("empty request body")
+    envelope = envelope_from_upload(
+        body,
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        max_bytes=settings.INGEST_MAX_ATTACHMENT_BYTES,
+    )
+    check_limits(envelope)
+    with contextlib.suppress(door.QuotaExceeded):
+        services.accept_envelope(
+            key=key,
+            envelope=envelope,
+            meta=_request_meta(request, auth.client),
+            group_commit=is_threaded_server(),
+        )
+    response = HttpResponse(envelope.event_id, content_type="text/plain")
     for name, value in CORS_HEADERS.items():
         response[name] = value
     return response

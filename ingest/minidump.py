@@ -1,0 +1,320 @@
+"""Minidump uploads (`/api/<id>/minidump/`), as Crashpad, Breakpad, Electron and sentry-native's
+crashpad backend send them, turned into an envelope: an event and its attachments.
+
+The body is either the minidump itself (`application/octet-stream`, `application/x-dmp`) or a
+multipart form (https://docs.sentry.io/platforms/native/guides/minidumps/):
+- `upload_file_minidump`: the minidump, possibly in a gzip, zstd, bzip2 or xz container;
+- `sentry` (JSON), `sentry___<name>` (JSON), `sentry__1`, `sentry__2`… (one JSON in chunks,
+  Electron) and `sentry[tags][key]`-style fields: the event; any other field goes to "extra";
+- `__sentry-event` (msgpack: the event) and `__sentry-breadcrumb1`/`2` (msgpack breadcrumbs),
+  as sentry-native writes them; any other file is attached to the event.
+
+Faultline does not symbolicate: the event says what kind of crash the minidump records (its
+exception stream, e.g. `EXCEPTION_ACCESS_VIOLATION_READ` or `SIGSEGV`) and on which system,
+and keeps the minidump as an `event.minidump` attachment to download.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import re
+import struct
+import uuid
+import zlib
+from typing import Any
+
+import msgpack
+import zstandard
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+
+from ingest.envelope import Envelope, Item
+from ingest.exceptions import BadRequest, PayloadTooLarge
+from ingest.normalize import load_json
+
+JSON = dict[str, Any]
+MINIDUMP_FIELD = "upload_file_minidump"
+EVENT_FIELD = "__sentry-event"
+BREADCRUMB_FIELDS = ("__sentry-breadcrumb1", "__sentry-breadcrumb2")
+RAW_CONTENT_TYPES = frozenset({"application/octet-stream", "application/x-dmp"})
+_MAGIC = (b"MDMP", b"PMDM")
+_CONTAINERS = (".gz", ".xz", ".bz2", ".zst")
+_NESTED_FIELD = re.compile(r"sentry((?:\[[^\[\]]+\])+)$")
+_CHUNK_FIELD = re.compile(r"sentry__(\d{1,4})$")
+_READ_PIECE = 64 * 1024
+# Minidump stream types and the platforms of the system info stream (Breakpad's
+# minidump_format.h, Microsoft's MINIDUMP_STREAM_TYPE).
+_EXCEPTION_STREAM, _SYSTEM_INFO_STREAM = 6, 7
+_PLATFORMS = {
+    0: "Windows",
+    1: "Windows",
+    2: "Windows",
+    0x8101: "macOS",
+    0x8102: "iOS",
+    0x8201: "Linux",
+    0x8202: "Solaris",
+    0x8203: "Android",
+    0x8206: "Fuchsia",
+}
+_ARCHITECTURES = {0: "x86", 5: "arm", 9: "x86_64", 12: "arm64", 0x8003: "arm64"}
+_WINDOWS_CODES = {
+    0xC0000005: "EXCEPTION_ACCESS_VIOLATION",
+    0xC0000006: "EXCEPTION_IN_PAGE_ERROR",
+    0xC000001D: "EXCEPTION_ILLEGAL_INSTRUCTION",
+    0xC0000094: "EXCEPTION_INT_DIVIDE_BY_ZERO",
+    0xC0000095: "EXCEPTION_INT_OVERFLOW",
+    0xC00000FD: "EXCEPTION_STACK_OVERFLOW",
+    0xC0000409: "EXCEPTION_STACK_BUFFER_OVERRUN",
+    0xC0000374: "EXCEPTION_HEAP_CORRUPTION",
+    0x80000003: "EXCEPTION_BREAKPOINT",
+    0xE06D7363: "Unhandled C++ Exception",
+}
+_ACCESS_KINDS = {0: "_READ", 1: "_WRITE", 8: "_EXEC"}
+_SIGNALS = {4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
+_MACH_EXCEPTIONS = {
+    1: "EXC_BAD_ACCESS",
+    2: "EXC_BAD_INSTRUCTION",
+    3: "EXC_ARITHMETIC",
+    5: "EXC_SOFTWARE",
+    6: "EXC_BREAKPOINT",
+    10: "EXC_CRASH",
+    11: "EXC_RESOURCE",
+    12: "EXC_GUARD",
+}
+
+
+def _bounded_read(stream: Any, max_bytes: int) -> bytes:
+    out = bytearray()
+    while piece := stream.read(_READ_PIECE):
+        out += piece
+        if len(out) > max_bytes:
+            raise PayloadTooLarge("minidump exceeds the attachment size limit")
+    return bytes(out)
+
+
+def decode_container(data: bytes, *, max_bytes: int) -> bytes:
+    """The minidump out of its compression container, if it is in one (by magic bytes, as
+    Relay looks); at most `max_bytes` of it."""
+    for magic, open_container in _CONTAINER_READERS:
+        if data.startswith(magic):
+            try:
+                with open_container(io.BytesIO(data)) as stream:
+                    return _bounded_read(stream, max_bytes)
+            except (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError) as exc:
+                raise BadRequest(f"invalid compression container: {exc}") from None
+    return data
+
+
+_CONTAINER_READERS = (
+    (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+    (b"BZh", bz2.BZ2File),
+    (b"\x28\xb5\x2f\xfd", lambda raw: zstandard.ZstdDecompressor().stream_reader(raw)),
+)
+
+
+def _stream(data: bytes, stream_type: int) -> bytes | None:
+    """One stream of a little-endian minidump, or None."""
+    try:
+        count, directory = struct.unpack_from("<II", data, 8)
+        for index in range(min(count, 1024)):
+            kind, size, rva = struct.unpack_from("<III", data, directory + 12 * index)
+            if kind == stream_type:
+                return data[rva : rva + size]
+    except struct.error:
+        return None
+    return None
+
+
+def crash_info(data: bytes) -> tuple[str, str, JSON]:
+    """What the minidump says of the crash: its exception's name, a description, and the
+    operating system and CPU as event contexts. Big-endian minidumps are not read."""
+    contexts: JSON = {}
+    platform_id = None
+    info = _stream(data, _SYSTEM_INFO_STREAM) if data.startswith(b"MDMP") else None
+    if info and len(info) >= 24:
+        arch, _, _, cpus, _, major, minor, build, platform_id = struct.unpack_from(
+            "<HHHBBIIII", info
+        )
+        contexts["os"] = {
+            "name": _PLATFORMS.get(platform_id, f"platform 0x{platform_id:x}"),
+            "version": f"{major}.{minor}.{build}",
+        }
+        contexts["device"] = {"arch": _ARCHITECTURES.get(arch, f"cpu 0x{arch:x}")}
+        if cpus:
+            contexts["device"]["processor_count"] = cpus
+    exception = _stream(data, _EXCEPTION_STREAM) if data.startswith(b"MDMP") else None
+    if not exception or len(exception) < 40:
+        return "Minidump", "Crash report without an exception record", contexts
+    code, flags, _, address, parameters, _ = struct.unpack_from("<IIQQII", exception, 8)
+    first = struct.unpack_from("<Q", exception, 40)[0] if parameters and len(exception) >= 48 else 0
+    name = _exception_name(code, flags, first, platform_id)
+    return name, f"Fatal Error: {name} at 0x{address:x}", contexts
+
+
+def _exception_name(code: int, flags: int, first: int, platform_id: int | None) -> str:
+    if platform_id in (0, 1, 2) or code in _WINDOWS_CODES:
+        name = _WINDOWS_CODES.get(code, f"0x{code:08x}")
+        if code == 0xC0000005:
+            name += _ACCESS_KINDS.get(first, "")
+        return name
+    if platform_id in (0x8101, 0x8102):
+        return _MACH_EXCEPTIONS.get(code, f"0x{code:x}")
+    return _SIGNALS.get(code, f"signal {code}")
+
+
+def _merge(target: JSON, source: Any) -> None:
+    """`source` into `target`, objects merged key by key, anything else replaced."""
+    if not isinstance(source, dict):
+        return
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def _set_nested(event: JSON, keys: list[str], value: str) -> None:
+    node = event
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def _event_from_fields(fields: dict[str, list[str]]) -> JSON:
+    """The event the form's fields carry (Relay's merge_formdata, in short)."""
+    event: JSON = {}
+    chunks: dict[int, str] = {}
+    for name, values in fields.items():
+        for value in values:
+            if name == "sentry" or name.startswith("sentry___"):
+                _merge(event, load_json(value.encode(), error=BadRequest))
+            elif chunk := _CHUNK_FIELD.fullmatch(name):
+                chunks[int(chunk.group(1))] = value
+            elif nested := _NESTED_FIELD.fullmatch(name):
+                _set_nested(event, nested.group(1)[1:-1].split("]["), value)
+            else:
+                event.setdefault("extra", {})
+                if isinstance(event["extra"], dict):
+                    event["extra"][name] = value
+    if chunks:
+        joined = "".join(chunks[index] for index in sorted(chunks))
+        _merge(event, load_json(joined.encode(), error=BadRequest))
+    return event
+
+
+def _unpacked(data: bytes, what: str) -> list[Any]:
+    try:
+        # Arrays and maps no longer than the data has bytes: a 5-byte header declaring
+        # millions of entries would otherwise be allocated before the data runs out.
+        limit = max(len(data), 1)
+        unpacker = msgpack.Unpacker(
+            io.BytesIO(data), raw=False, strict_map_key=False, max_buffer_size=limit
+        )
+        return list(unpacker)
+    except (ValueError, RecursionError, msgpack.UnpackException) as exc:
+        raise BadRequest(f"invalid {what} (msgpack): {exc}") from None
+
+
+def _parse_form(body: bytes, content_type: str) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+    handlers = [MemoryFileUploadHandler(), TemporaryFileUploadHandler()]
+    try:
+        fields, files = MultiPartParser(meta, io.BytesIO(body), handlers, "utf-8").parse()
+    except MultiPartParserError as exc:
+        raise BadRequest(f"invalid multipart body: {exc}") from None
+    # One file per field name: the last one.
+    return dict(fields.lists()), dict(files.items())
+
+
+def _native_event(files: dict[str, Any]) -> JSON:
+    """sentry-native's event and breadcrumbs (msgpack files), taken out of `files`."""
+    event: JSON = {}
+    if EVENT_FIELD in files:
+        unpacked = _unpacked(files.pop(EVENT_FIELD).read(), "event")
+        if unpacked and not isinstance(unpacked[0], dict):
+            raise BadRequest("invalid event (msgpack): not a map")
+        event = unpacked[0] if unpacked else {}
+    crumbs = [
+        crumb
+        for name in BREADCRUMB_FIELDS
+        if name in files
+        for crumb in _unpacked(files.pop(name).read(), "breadcrumbs")
+        if isinstance(crumb, dict)
+    ]
+    if crumbs:
+        # Two files written in turns: sorted by time, the newest 100 kept (as the SDK keeps).
+        crumbs.sort(key=lambda crumb: str(crumb.get("timestamp", "")))
+        event["breadcrumbs"] = {"values": crumbs[-100:]}
+    return event
+
+
+def _filename(name: str) -> str:
+    for suffix in _CONTAINERS:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _attachment(payload: bytes, *, filename: str, attachment_type: str) -> Item:
+    headers = {"attachment_type": attachment_type, "filename": filename[:256]}
+    return Item("attachment", headers, payload)
+
+
+def envelope_from_upload(body: bytes, *, content_type: str, max_bytes: int) -> Envelope:
+    """The envelope of a minidump upload: an event and its attachments, the minidump first."""
+    files: dict[str, Any] = {}
+    event: JSON = {}
+    if content_type.split(";")[0].strip().lower() in RAW_CONTENT_TYPES:
+        minidump, filename = body, "Minidump"
+    else:
+        fields, files = _parse_form(body, content_type)
+        upload = files.pop(MINIDUMP_FIELD, None)
+        if upload is None:
+            raise BadRequest("missing minidump upload (upload_file_minidump)")
+        minidump, filename = upload.read(), _filename(upload.name or "Minidump")
+        event = _native_event(files)
+        _merge(event, _event_from_fields(fields))
+    minidump = decode_container(minidump, max_bytes=max_bytes)
+    if not minidump.startswith(_MAGIC):
+        raise BadRequest("invalid minidump")
+    _describe(event, minidump)
+    try:
+        payload = json.dumps(event, default=str).encode()
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"invalid event: {exc}") from None
+    items = [
+        Item("event", {}, payload),
+        _attachment(minidump, filename=filename, attachment_type="event.minidump"),
+    ]
+    for upload in files.values():
+        name = upload.name or "attachment"
+        items.append(_attachment(upload.read(), filename=name, attachment_type="event.attachment"))
+    return Envelope(headers={"event_id": event["event_id"]}, items=items)
+
+
+def _describe(event: JSON, minidump: bytes) -> None:
+    """What a crash event gets when its SDK sent none: an id, `native` platform, `fatal`
+    level, and the crash as its exception, as Relay's placeholder is before symbolication."""
+    try:
+        event_id = uuid.UUID(str(event.get("event_id"))).hex
+    except ValueError:
+        event_id = uuid.uuid4().hex
+    event["event_id"] = event_id
+    event.setdefault("platform", "native")
+    event.setdefault("level", "fatal")
+    name, description, contexts = crash_info(minidump)
+    if not isinstance(event.get("contexts"), dict):
+        event["contexts"] = {}
+    for key, value in contexts.items():
+        event["contexts"].setdefault(key, value)
+    if not event.get("exception"):
+        mechanism = {"type": "minidump", "handled": False}
+        exception = {"type": name, "value": description, "mechanism": mechanism}
+        event["exception"] = {"values": [exception]}
