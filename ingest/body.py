@@ -348,6 +348,21 @@ def read_body(request: HttpRequest, *, max_bytes: int) -> bytes:
     return bytes(out)
 
 
+def zstd_limited(data: bytes, *, max_bytes: int) -> bytes:
+    """zstd-decode `data` (all its frames), at most `max_bytes` out; a truncated stream is a
+    BadRequest. zstandard's one-shot decompress() trusts a frame's declared size over its
+    max_output_size, so the bounded stream decoder of bodies is used."""
+    decoder = _ZstdDecoder()
+    out = bytearray()
+    try:
+        decoder.feed(data)
+        _drain(decoder, out, max_bytes)
+        decoder.finish()
+    except zstandard.ZstdError as exc:
+        raise BadRequest(f"invalid zstd data: {exc}") from None
+    return bytes(out)
+
+
 def inflate_limited(data: bytes, *, max_bytes: int) -> bytes:
     """zlib-inflate `data` (raven-js's base64(zlib) store body), at most `max_bytes` out."""
     inflater = zlib.decompressobj()

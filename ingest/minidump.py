@@ -17,7 +17,7 @@ and keeps the minidump as an `event.minidump` attachment to download.
 from __future__ import annotations
 
 import bz2
-import gzip
+import collections
 import io
 import json
 import lzma
@@ -28,16 +28,18 @@ import zlib
 from typing import Any
 
 import msgpack
-import zstandard
+from django.conf import settings
 from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
+from ingest.body import zstd_limited
 from ingest.envelope import Envelope, Item
 from ingest.exceptions import BadRequest, PayloadTooLarge
-from ingest.normalize import load_json
+from ingest.normalize import load_json, parse_timestamp
 
 JSON = dict[str, Any]
 MINIDUMP_FIELD = "upload_file_minidump"
+MAX_BREADCRUMBS = 100
 EVENT_FIELD = "__sentry-event"
 BREADCRUMB_FIELDS = ("__sentry-breadcrumb1", "__sentry-breadcrumb2")
 RAW_CONTENT_TYPES = frozenset({"application/octet-stream", "application/x-dmp"})
@@ -45,7 +47,6 @@ _MAGIC = (b"MDMP", b"PMDM")
 _CONTAINERS = (".gz", ".xz", ".bz2", ".zst")
 _NESTED_FIELD = re.compile(r"sentry((?:\[[^\[\]]+\])+)$")
 _CHUNK_FIELD = re.compile(r"sentry__(\d{1,4})$")
-_READ_PIECE = 64 * 1024
 # Minidump stream types and the platforms of the system info stream (Breakpad's
 # minidump_format.h, Microsoft's MINIDUMP_STREAM_TYPE).
 _EXCEPTION_STREAM, _SYSTEM_INFO_STREAM = 6, 7
@@ -87,34 +88,36 @@ _MACH_EXCEPTIONS = {
 }
 
 
-def _bounded_read(stream: Any, max_bytes: int) -> bytes:
-    out = bytearray()
-    while piece := stream.read(_READ_PIECE):
-        out += piece
-        if len(out) > max_bytes:
-            raise PayloadTooLarge("minidump exceeds the attachment size limit")
-    return bytes(out)
+def _first_stream(decompressor: Any, data: bytes, max_bytes: int) -> bytes:
+    """The first stream (gzip member, bzip2 or xz stream) of `data`, in one bounded call:
+    what follows it is ignored, as Relay's single-stream decoders do, so that a body of many
+    empty members cannot keep the request busy."""
+    try:
+        out = decompressor.decompress(data, max_bytes + 1)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+        raise BadRequest(f"invalid compression container: {exc}") from None
+    if len(out) > max_bytes:
+        raise PayloadTooLarge("minidump exceeds the attachment size limit")
+    if not decompressor.eof:
+        raise BadRequest("invalid compression container: truncated")
+    return out
 
 
 def decode_container(data: bytes, *, max_bytes: int) -> bytes:
     """The minidump out of its compression container, if it is in one (by magic bytes, as
     Relay looks); at most `max_bytes` of it."""
-    for magic, open_container in _CONTAINER_READERS:
-        if data.startswith(magic):
-            try:
-                with open_container(io.BytesIO(data)) as stream:
-                    return _bounded_read(stream, max_bytes)
-            except (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError) as exc:
-                raise BadRequest(f"invalid compression container: {exc}") from None
+    if data.startswith(b"\x1f\x8b"):
+        return _first_stream(zlib.decompressobj(16 + zlib.MAX_WBITS), data, max_bytes)
+    if data.startswith(b"\xfd7zXZ\x00"):
+        return _first_stream(lzma.LZMADecompressor(lzma.FORMAT_XZ), data, max_bytes)
+    if data.startswith(b"BZh"):
+        return _first_stream(bz2.BZ2Decompressor(), data, max_bytes)
+    if data.startswith(b"\x28\xb5\x2f\xfd"):
+        try:
+            return zstd_limited(data, max_bytes=max_bytes)
+        except PayloadTooLarge:
+            raise PayloadTooLarge("minidump exceeds the attachment size limit") from None
     return data
-
-
-_CONTAINER_READERS = (
-    (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)),
-    (b"\xfd7zXZ\x00", lzma.LZMAFile),
-    (b"BZh", bz2.BZ2File),
-    (b"\x28\xb5\x2f\xfd", lambda raw: zstandard.ZstdDecompressor().stream_reader(raw)),
-)
 
 
 def _stream(data: bytes, stream_type: int) -> bytes | None:
@@ -194,7 +197,7 @@ def _event_from_fields(fields: dict[str, list[str]]) -> JSON:
     for name, values in fields.items():
         for value in values:
             if name == "sentry" or name.startswith("sentry___"):
-                _merge(event, load_json(value.encode(), error=BadRequest))
+                _merge(event, _lenient_json(value))
             elif chunk := _CHUNK_FIELD.fullmatch(name):
                 chunks[int(chunk.group(1))] = value
             elif nested := _NESTED_FIELD.fullmatch(name):
@@ -205,21 +208,40 @@ def _event_from_fields(fields: dict[str, list[str]]) -> JSON:
                     event["extra"][name] = value
     if chunks:
         joined = "".join(chunks[index] for index in sorted(chunks))
-        _merge(event, load_json(joined.encode(), error=BadRequest))
+        _merge(event, _lenient_json(joined))
     return event
 
 
-def _unpacked(data: bytes, what: str) -> list[Any]:
+def _lenient_json(value: str) -> Any:
+    """A JSON form field; one that does not parse is left out, as Relay does, rather than
+    losing the crash report with it."""
     try:
-        # Arrays and maps no longer than the data has bytes: a 5-byte header declaring
-        # millions of entries would otherwise be allocated before the data runs out.
-        limit = max(len(data), 1)
-        unpacker = msgpack.Unpacker(
-            io.BytesIO(data), raw=False, strict_map_key=False, max_buffer_size=limit
-        )
-        return list(unpacker)
-    except (ValueError, RecursionError, msgpack.UnpackException) as exc:
+        return load_json(value.encode(), error=BadRequest)
+    except BadRequest:
+        return None
+
+
+def _unpacked(data: bytes, what: str, *, keep: int) -> list[Any]:
+    """The last `keep` objects of a msgpack file of at most INGEST_MAX_EVENT_BYTES (as Relay
+    bounds sentry-native's event and breadcrumb files); its strings decoded leniently."""
+    if len(data) > settings.INGEST_MAX_EVENT_BYTES:
+        raise PayloadTooLarge(f"{what} file exceeds the event size limit")
+    # Arrays and maps no longer than the data has bytes: a 5-byte header declaring millions
+    # of entries would otherwise be allocated before the data runs out.
+    unpacker = msgpack.Unpacker(
+        io.BytesIO(data),
+        raw=False,
+        strict_map_key=False,
+        unicode_errors="replace",
+        max_buffer_size=max(len(data), 1),
+    )
+    kept: collections.deque[Any] = collections.deque(maxlen=keep)
+    try:
+        kept.extend(unpacker)
+    except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
+        # TypeError: a map key that is itself a map or an array (unhashable).
         raise BadRequest(f"invalid {what} (msgpack): {exc}") from None
+    return list(kept)
 
 
 def _parse_form(body: bytes, content_type: str) -> tuple[dict[str, list[str]], dict[str, Any]]:
@@ -237,7 +259,7 @@ def _native_event(files: dict[str, Any]) -> JSON:
     """sentry-native's event and breadcrumbs (msgpack files), taken out of `files`."""
     event: JSON = {}
     if EVENT_FIELD in files:
-        unpacked = _unpacked(files.pop(EVENT_FIELD).read(), "event")
+        unpacked = _unpacked(files.pop(EVENT_FIELD).read(), "event", keep=1)
         if unpacked and not isinstance(unpacked[0], dict):
             raise BadRequest("invalid event (msgpack): not a map")
         event = unpacked[0] if unpacked else {}
@@ -245,14 +267,19 @@ def _native_event(files: dict[str, Any]) -> JSON:
         crumb
         for name in BREADCRUMB_FIELDS
         if name in files
-        for crumb in _unpacked(files.pop(name).read(), "breadcrumbs")
+        for crumb in _unpacked(files.pop(name).read(), "breadcrumbs", keep=MAX_BREADCRUMBS)
         if isinstance(crumb, dict)
     ]
     if crumbs:
-        # Two files written in turns: sorted by time, the newest 100 kept (as the SDK keeps).
-        crumbs.sort(key=lambda crumb: str(crumb.get("timestamp", "")))
-        event["breadcrumbs"] = {"values": crumbs[-100:]}
+        # Two files written in turns: in time order, the newest kept (as the SDK keeps them).
+        crumbs.sort(key=_breadcrumb_time)
+        event["breadcrumbs"] = {"values": crumbs[-MAX_BREADCRUMBS:]}
     return event
+
+
+def _breadcrumb_time(crumb: JSON) -> float:
+    moment = parse_timestamp(crumb.get("timestamp"))
+    return moment.timestamp() if moment is not None else float("-inf")
 
 
 def _filename(name: str) -> str:
@@ -269,52 +296,69 @@ def _attachment(payload: bytes, *, filename: str, attachment_type: str) -> Item:
 
 def envelope_from_upload(body: bytes, *, content_type: str, max_bytes: int) -> Envelope:
     """The envelope of a minidump upload: an event and its attachments, the minidump first."""
-    files: dict[str, Any] = {}
-    event: JSON = {}
     if content_type.split(";")[0].strip().lower() in RAW_CONTENT_TYPES:
-        minidump, filename = body, "Minidump"
-    else:
-        fields, files = _parse_form(body, content_type)
-        upload = files.pop(MINIDUMP_FIELD, None)
-        if upload is None:
+        return _envelope(body, "Minidump", event={}, others={}, max_bytes=max_bytes)
+    fields, files = _parse_form(body, content_type)
+    uploads = list(files.values())
+    try:
+        minidump_file = files.pop(MINIDUMP_FIELD, None)
+        if minidump_file is None:
             raise BadRequest("missing minidump upload (upload_file_minidump)")
-        minidump, filename = upload.read(), _filename(upload.name or "Minidump")
         event = _native_event(files)
         _merge(event, _event_from_fields(fields))
+        minidump = minidump_file.read()
+        filename = _filename(minidump_file.name or "Minidump")
+        others = {key: (file.name or "attachment", file.read()) for key, file in files.items()}
+        return _envelope(minidump, filename, event=event, others=others, max_bytes=max_bytes)
+    finally:
+        # Uploads past FILE_UPLOAD_MAX_MEMORY_SIZE are temporary files.
+        for upload in uploads:
+            upload.close()
+
+
+def _envelope(
+    minidump: bytes,
+    filename: str,
+    *,
+    event: JSON,
+    others: dict[str, tuple[str, bytes]],
+    max_bytes: int,
+) -> Envelope:
     minidump = decode_container(minidump, max_bytes=max_bytes)
     if not minidump.startswith(_MAGIC):
         raise BadRequest("invalid minidump")
     _describe(event, minidump)
     try:
         payload = json.dumps(event, default=str).encode()
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
+        # TypeError: a msgpack map key that is bytes.
         raise BadRequest(f"invalid event: {exc}") from None
     items = [
         Item("event", {}, payload),
         _attachment(minidump, filename=filename, attachment_type="event.minidump"),
     ]
-    for upload in files.values():
-        name = upload.name or "attachment"
-        items.append(_attachment(upload.read(), filename=name, attachment_type="event.attachment"))
+    for name, content in others.values():
+        items.append(_attachment(content, filename=name, attachment_type="event.attachment"))
     return Envelope(headers={"event_id": event["event_id"]}, items=items)
 
 
 def _describe(event: JSON, minidump: bytes) -> None:
-    """What a crash event gets when its SDK sent none: an id, `native` platform, `fatal`
-    level, and the crash as its exception, as Relay's placeholder is before symbolication."""
+    """What a crash event gets: an id (unless its SDK sent one), `native` platform, `fatal`
+    level (unless sent), and the crash as its exception."""
     try:
         event_id = uuid.UUID(str(event.get("event_id"))).hex
     except ValueError:
         event_id = uuid.uuid4().hex
     event["event_id"] = event_id
-    event.setdefault("platform", "native")
+    event["platform"] = "native"
     event.setdefault("level", "fatal")
     name, description, contexts = crash_info(minidump)
     if not isinstance(event.get("contexts"), dict):
         event["contexts"] = {}
     for key, value in contexts.items():
         event["contexts"].setdefault(key, value)
-    if not event.get("exception"):
-        mechanism = {"type": "minidump", "handled": False}
-        exception = {"type": name, "value": description, "mechanism": mechanism}
-        event["exception"] = {"values": [exception]}
+    # The minidump is the crash: any exception the form named is replaced, as Relay replaces
+    # it with its placeholder before symbolication.
+    mechanism = {"type": "minidump", "handled": False}
+    exception = {"type": name, "value": description, "mechanism": mechanism}
+    event["exception"] = {"values": [exception]}

@@ -228,9 +228,15 @@ def accept_envelope(
         door.known_key(key.public_key).quotas, Counter(item.category for item in known)
     )
     limited = {category for hit in exceeded for category in hit.quota.categories}
-    kept = [item for item in known if item.category not in limited]
+    # Relay's EnvelopeLimiter: the attachments of an event that a quota drops go with it.
+    event_dropped = any(item.type in EVENT_TYPES and item.category in limited for item in known)
+
+    def is_dropped(item: Item) -> bool:
+        return item.category in limited or (event_dropped and item.type == "attachment")
+
+    kept = [item for item in known if not is_dropped(item)]
     for item in known:
-        if item.category in limited:
+        if is_dropped(item):
             outcomes[(item.category, Outcome.RATE_LIMITED, "quota")] += 1
     header = ratelimits.rate_limits_header(exceeded)
     if known and not kept:

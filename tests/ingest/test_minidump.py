@@ -82,6 +82,20 @@ class TestCrashInfo:
         with pytest.raises(PayloadTooLarge):
             decode_container(compress(dump + bytes(100_000)), max_bytes=10_000)
 
+    def test_only_the_first_member_is_read(self):
+        # Many empty members after the first are not decoded (they cost CPU, not output).
+        dump = make_minidump()
+        data = gzip.compress(dump) + gzip.compress(b"") * 10_000
+        assert decode_container(data, max_bytes=10_000) == dump
+
+    def test_msgpack_files_are_bounded(self, settings):
+        from ingest.minidump import _unpacked
+
+        settings.INGEST_MAX_EVENT_BYTES = 1024
+        with pytest.raises(PayloadTooLarge):
+            _unpacked(b"\x80" * 2000, "breadcrumbs", keep=100)
+        assert len(_unpacked(b"\x80" * 1000, "breadcrumbs", keep=100)) == 100
+
     def test_a_broken_container_is_a_bad_request(self):
         with pytest.raises(BadRequest, match="invalid compression container"):
             decode_container(gzip.compress(make_minidump())[:30], max_bytes=10_000)
@@ -182,28 +196,42 @@ class TestEndpoint:
         first, second = Event.objects.all()
         assert first.group_id == second.group_id
 
-    def test_a_quota_drops_with_200_as_relay_does(self, post_minidump, key):
-        ProjectQuota.objects.create(
-            project=key.project, category="attachment", count=0, window_seconds=60
-        )
+    def test_an_error_quota_drops_the_crash_and_its_minidump_with_200(self, post_minidump, key):
         ProjectQuota.objects.create(
             project=key.project, category="error", count=0, window_seconds=60
         )
-        response = post_minidump({"upload_file_minidump": dump_file()})
+        response = post_minidump({"upload_file_minidump": dump_file(), "a.txt": dump_file()})
         assert response.status_code == 200, response.content
         assert not QueuedItem.objects.exists()
-        assert OutcomeCounter.objects.filter(outcome="rate_limited").exists()
+        limited = {
+            row.category: row.quantity
+            for row in OutcomeCounter.objects.filter(outcome="rate_limited")
+        }
+        assert limited == {"error": 1, "attachment": 2}
+
+    def test_form_json_that_does_not_parse_is_left_out_not_the_crash(self, post_minidump):
+        form = {"upload_file_minidump": dump_file(), "sentry": "{bad", "sentry[release]": "a@1"}
+        assert post_minidump(form).status_code == 200
+        drain()
+        assert Event.objects.get().release == "a@1"
+
+    def test_the_minidumps_crash_replaces_an_exception_in_the_form(self, post_minidump):
+        form = {
+            "upload_file_minidump": dump_file(),
+            "sentry[exception]": "x",
+            "sentry[platform]": "js",
+        }
+        assert post_minidump(form).status_code == 200
+        drain()
+        stored = Event.objects.get()
+        assert stored.title == "SIGSEGV: Fatal Error: SIGSEGV at 0x7f00dead"
+        assert stored.data["platform"] == "native"
 
     @pytest.mark.parametrize(
         ("form", "status", "detail"),
         [
             ({"other": "x"}, 400, "missing minidump upload"),
             ({"upload_file_minidump": dump_file(b"not a dump")}, 400, "invalid minidump"),
-            (
-                {"upload_file_minidump": dump_file(), "sentry": "{bad"},
-                400,
-                "invalid JSON data",
-            ),
             (
                 {
                     "upload_file_minidump": dump_file(),
@@ -228,6 +256,37 @@ class TestEndpoint:
                 },
                 400,
                 "invalid event (msgpack)",
+            ),
+            (
+                {
+                    "upload_file_minidump": dump_file(),
+                    # A map whose key is an array: unhashable.
+                    "__sentry-event": SimpleUploadedFile("e", b"\x81\x91\x01\x01"),
+                },
+                400,
+                "invalid event (msgpack)",
+            ),
+            (
+                {
+                    "upload_file_minidump": dump_file(),
+                    "__sentry-event": SimpleUploadedFile("e", msgpack.packb({b"k": 1})),
+                },
+                400,
+                "invalid event",
+            ),
+            (
+                {"upload_file_minidump": dump_file(gzip.compress(make_minidump())[:40])},
+                400,
+                "invalid compression container",
+            ),
+            (
+                {
+                    "upload_file_minidump": dump_file(
+                        zstandard.ZstdCompressor().compress(make_minidump())[:-8]
+                    )
+                },
+                400,
+                "invalid zstd data",
             ),
         ],
     )

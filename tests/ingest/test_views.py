@@ -539,6 +539,25 @@ class TestRateLimits:
         limited = OutcomeCounter.objects.get(outcome="rate_limited")
         assert (limited.category, limited.quantity) == ("error", 1)
 
+    def test_an_event_dropped_by_a_quota_takes_its_attachments(self, post_envelope, key):
+        ProjectQuota.objects.create(
+            project=key.project, category="error", count=0, window_seconds=60
+        )
+        event_id = uuid.uuid4().hex
+        attachment = ({"type": "attachment", "filename": "a.txt"}, b"hello")
+        with_event = envelope_bytes(
+            {"event_id": event_id}, [({"type": "event"}, {"message": "x"}), attachment]
+        )
+        assert_status(post_envelope(with_event), 429)
+        # Without its event in the envelope, an attachment is its own item.
+        assert_status(post_envelope(envelope_bytes({"event_id": event_id}, [attachment])), 200)
+        assert QueuedItem.objects.get().type == "attachment"
+        limited = {
+            row.category: row.quantity
+            for row in OutcomeCounter.objects.filter(outcome="rate_limited")
+        }
+        assert limited == {"error": 1, "attachment": 1}
+
     def test_project_quota_by_category_keeps_other_items(self, post_envelope, key):
         ProjectQuota.objects.create(
             project=key.project, category="session", count=1, window_seconds=60
