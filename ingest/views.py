@@ -19,7 +19,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest import door, services
-from ingest.auth import auth_from_envelope_header, auth_from_path, auth_from_request, envelope_dsn
+from ingest.auth import (
+    ClientAuth,
+    auth_from_envelope_header,
+    auth_from_path,
+    auth_from_request,
+    envelope_dsn,
+)
 from ingest.body import read_body
 from ingest.digesters.checkins import parse_checkin
 from ingest.digesters.values import InvalidItem
@@ -76,11 +82,16 @@ OTLP_CONTENT_TYPES = OTLP_PROTOBUF_TYPES | {"application/json"}
 Handler = Callable[..., HttpResponse]
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+def _with_cors(response: HttpResponse, headers: dict[str, str] | None = None) -> HttpResponse:
+    """`response` with the CORS headers every ingest answer carries, and `headers`."""
     for name, value in {**CORS_HEADERS, **(headers or {})}.items():
         response[name] = value
     return response
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+    return _with_cors(response, headers)
 
 
 def _error(exc: IngestError) -> HttpResponse:
@@ -198,11 +209,20 @@ def envelope(request: HttpRequest, project_id: str | None) -> HttpResponse:
 def store(request: HttpRequest, project_id: str | None) -> HttpResponse:
     response = _accept(request, project_id, envelope_endpoint=False)
     if request.method == "GET":
-        pixel = HttpResponse(PIXEL_GIF, content_type="image/gif")
-        for name, value in CORS_HEADERS.items():
-            pixel[name] = value
-        return pixel
+        return _with_cors(HttpResponse(PIXEL_GIF, content_type="image/gif"))
     return response
+
+
+def _required_key(
+    request: HttpRequest, project_id: str | None, *, path_key: str | None = None
+) -> tuple[ProjectKey, ClientAuth]:
+    """The key of an endpoint that takes no envelope header: from the request's credentials,
+    or from the URL path (`path_key`, cron check-ins); none is a 401."""
+    _check_project_id(project_id)
+    auth = auth_from_path(request, path_key) if path_key else auth_from_request(request)
+    if auth is None:
+        raise Unauthorized("missing authorization information")
+    return door.authenticate(auth=auth, project_id=project_id), auth
 
 
 def _key_for_media(
@@ -210,11 +230,7 @@ def _key_for_media(
 ) -> ProjectKey:
     """The key of a browser's report (in the URL's query string) or of an OTLP export (in a
     header), its media type checked."""
-    _check_project_id(project_id)
-    auth = auth_from_request(request)
-    if auth is None:
-        raise Unauthorized("missing authorization information")
-    key = door.authenticate(auth=auth, project_id=project_id)
+    key, _ = _required_key(request, project_id)
     if request.content_type not in content_types:
         raise UnsupportedMediaType(f"unsupported content type {request.content_type!r}")
     return key
@@ -319,10 +335,7 @@ def otlp_export(request: HttpRequest, project_id: str | None, signal: str) -> Ht
         group_commit=is_threaded_server(),
     )
     body = otlp.export_response(signal, rejected=rejected, protobuf=protobuf)
-    response = HttpResponse(body, content_type=request.content_type)
-    for name, value in CORS_HEADERS.items():
-        response[name] = value
-    return response
+    return _with_cors(HttpResponse(body, content_type=request.content_type))
 
 
 @_endpoint("POST")
@@ -330,11 +343,7 @@ def minidump(request: HttpRequest, project_id: str | None) -> HttpResponse:
     """Minidump uploads (Crashpad, Breakpad, Electron, sentry-native): an event with the
     minidump attached, answered with its id as text, as Relay does; also when a quota drops
     it (crash reporters retry a 429 over and over), while a full backlog is a 429."""
-    _check_project_id(project_id)
-    auth = auth_from_request(request)
-    if auth is None:
-        raise Unauthorized("missing authorization information")
-    key = door.authenticate(auth=auth, project_id=project_id)
+    key, auth = _required_key(request, project_id)
     body = read_body(request, max_bytes=settings.INGEST_MAX_ATTACHMENTS_BYTES)
     if not body:
         raise BadRequest("empty request body")
@@ -351,10 +360,7 @@ def minidump(request: HttpRequest, project_id: str | None) -> HttpResponse:
             meta=_request_meta(request, auth.client),
             group_commit=is_threaded_server(),
         )
-    response = HttpResponse(envelope.event_id, content_type="text/plain")
-    for name, value in CORS_HEADERS.items():
-        response[name] = value
-    return response
+    return _with_cors(HttpResponse(envelope.event_id, content_type="text/plain"))
 
 
 # HEAD as well: Relay's router serves it with the GET handler (`curl -I` checks in too).
@@ -364,16 +370,9 @@ def cron(
 ) -> HttpResponse:
     """Sentry's cron HTTP API, as Relay answers it: 202 once the check-in is queued, and 202
     also when a quota of the `monitor` category drops it (cron scripts do not retry)."""
-    _check_project_id(project_id)
-    auth = auth_from_path(request, sentry_key) if sentry_key else auth_from_request(request)
-    if auth is None:
-        raise Unauthorized("missing authorization information")
-    key = door.authenticate(auth=auth, project_id=project_id)
+    key, _ = _required_key(request, project_id, path_key=sentry_key)
     payload = _checkin_payload(request, monitor_slug)
     services.accept_checkin(
         key=key, payload=payload, meta={"ip": client_ip(request)}, group_commit=is_threaded_server()
     )
-    response = HttpResponse(status=202)
-    for name, value in CORS_HEADERS.items():
-        response[name] = value
-    return response
+    return _with_cors(HttpResponse(status=202))
