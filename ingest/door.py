@@ -140,6 +140,19 @@ def refuse_over_quota(*, key: ProjectKey, category: str, count: int, detail: str
     enforce_quota(key=key, category=category, count=count, detail=detail)
 
 
+def within_quota(*, key: ProjectKey, category: str, count: int, detail: str) -> bool:
+    """For paths that answer a quota's refusal with a 2xx, as Relay does (cron check-ins,
+    NEL reports): False when a quota of `category` refuses the items (counted);
+    RateLimited when the backlog refuses them."""
+    if _backlog.full():
+        raise backlogged()
+    try:
+        enforce_quota(key=key, category=category, count=count, detail=detail)
+    except QuotaExceeded:
+        return False
+    return True
+
+
 def enforce_quota(*, key: ProjectKey, category: str, count: int, detail: str) -> None:
     """QuotaExceeded when a quota of `category` refuses `count` items (counted as such)."""
     quotas = _keys.get(key.public_key).quotas

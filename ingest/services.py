@@ -80,12 +80,7 @@ def accept_security_reports(
     """Queue a security endpoint's events durably (as events: the digest types them `csp`),
     counting the reports not kept; RateLimited when the backlog or a quota of the `security`
     category refuses them. `group_commit`: see ingest.queue.write_queue."""
-    not_kept = {
-        (Outcome.FILTERED, "unsupported_security_report"): reports.unsupported,
-        (Outcome.INVALID, "invalid_security_report"): reports.invalid,
-        (Outcome.FILTERED, "too_many_reports"): reports.over_limit,
-    }
-    outcomes = Counter({(SECURITY, *label): count for label, count in not_kept.items() if count})
+    outcomes = _reports_not_kept(SECURITY, "security", reports)
     events = reports.events
     if events:
         try:
@@ -105,31 +100,32 @@ def accept_security_reports(
     return Accepted(event_id=events[-1]["event_id"] if events else None, queued=len(events))
 
 
+def _reports_not_kept(
+    category: str, kind: str, reports: SecurityReports | NelReports
+) -> Counter[tuple[str, str, str]]:
+    """The outcomes of a browser endpoint's reports that are not kept: other report types
+    (filtered), malformed ones (invalid) and those past the request's limit (filtered)."""
+    not_kept = {
+        (Outcome.FILTERED, f"unsupported_{kind}_report"): reports.unsupported,
+        (Outcome.INVALID, f"invalid_{kind}_report"): reports.invalid,
+        (Outcome.FILTERED, "too_many_reports"): reports.over_limit,
+    }
+    return Counter({(category, *label): count for label, count in not_kept.items() if count})
+
+
 def accept_nel_reports(
     *, key: ProjectKey, reports: NelReports, meta: dict[str, Any], group_commit: bool = False
 ) -> None:
     """Queue a NEL endpoint's log records durably as one `log` item, counting the reports not
     kept; a quota of the `log_item` category drops them (counted), as Relay ignores it in its
     answer; RateLimited when the backlog refuses them."""
-    not_kept = {
-        (Outcome.FILTERED, "unsupported_nel_report"): reports.unsupported,
-        (Outcome.INVALID, "invalid_nel_report"): reports.invalid,
-        (Outcome.FILTERED, "too_many_reports"): reports.over_limit,
-    }
-    outcomes = Counter({(LOG_ITEM, *label): count for label, count in not_kept.items() if count})
-    if reports.records:
-        if door.backlog_full():
-            raise door.backlogged()
-        try:
-            door.enforce_quota(
-                key=key,
-                category=LOG_ITEM,
-                count=len(reports.records),
-                detail="network error reports dropped by a quota",
-            )
-        except door.QuotaExceeded:
-            reports.records.clear()
-    if reports.records:
+    outcomes = _reports_not_kept(LOG_ITEM, "nel", reports)
+    if reports.records and door.within_quota(
+        key=key,
+        category=LOG_ITEM,
+        count=len(reports.records),
+        detail="network error reports dropped by a quota",
+    ):
         rows = door.queue_rows(
             key=key, item_type="log", payloads=[(None, {"items": reports.records})], meta=meta
         )
@@ -176,11 +172,9 @@ def accept_checkin(
     """Queue one check-in of the cron HTTP API durably; False when a quota of the `monitor`
     category dropped it (counted), RateLimited when the backlog refuses it.
     `group_commit`: see ingest.queue.write_queue."""
-    if door.backlog_full():
-        raise door.backlogged()
-    try:
-        door.enforce_quota(key=key, category=MONITOR, count=1, detail="check-in dropped by a quota")
-    except door.QuotaExceeded:
+    if not door.within_quota(
+        key=key, category=MONITOR, count=1, detail="check-in dropped by a quota"
+    ):
         return False
     rows = door.queue_rows(key=key, item_type="check_in", payloads=[(None, payload)], meta=meta)
     write_queue(rows, group_commit=group_commit)
