@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import lzma
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import brotli
 import zstandard
@@ -363,15 +364,30 @@ def zstd_limited(data: bytes, *, max_bytes: int) -> bytes:
     return bytes(out)
 
 
+def decompress_once(
+    decompressor: Any, data: bytes, *, max_bytes: int, invalid: str, truncated: str, too_large: str
+) -> bytes:
+    """The first stream of `data` through a zlib, bz2 or lzma decompressor object, in one
+    call bounded to `max_bytes` out (what follows the stream is left alone); BadRequest
+    `"{invalid}: …"` for a broken or `truncated` stream, PayloadTooLarge(`too_large`)."""
+    try:
+        out = decompressor.decompress(data, max_bytes + 1)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+        raise BadRequest(f"{invalid}: {exc}") from None
+    if len(out) > max_bytes:
+        raise PayloadTooLarge(too_large)
+    if not decompressor.eof:
+        raise BadRequest(f"{invalid}: {truncated}")
+    return out
+
+
 def inflate_limited(data: bytes, *, max_bytes: int) -> bytes:
     """zlib-inflate `data` (raven-js's base64(zlib) store body), at most `max_bytes` out."""
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"invalid request body: {exc}") from None
-    if len(out) > max_bytes:
-        raise PayloadTooLarge(TOO_LARGE)
-    if not inflater.eof:
-        raise BadRequest("invalid request body: truncated zlib stream")
-    return out
+    return decompress_once(
+        zlib.decompressobj(),
+        data,
+        max_bytes=max_bytes,
+        invalid="invalid request body",
+        truncated="truncated zlib stream",
+        too_large=TOO_LARGE,
+    )

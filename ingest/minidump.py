@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
-from ingest.body import zstd_limited
+from ingest.body import decompress_once, zstd_limited
 from ingest.envelope import Envelope, Item
 from ingest.exceptions import BadRequest, PayloadTooLarge
 from ingest.normalize import load_json, parse_timestamp
@@ -40,6 +40,7 @@ from ingest.normalize import load_json, parse_timestamp
 JSON = dict[str, Any]
 MINIDUMP_FIELD = "upload_file_minidump"
 MAX_BREADCRUMBS = 100
+TOO_LARGE_MINIDUMP = "minidump exceeds the attachment size limit"
 EVENT_FIELD = "__sentry-event"
 BREADCRUMB_FIELDS = ("__sentry-breadcrumb1", "__sentry-breadcrumb2")
 RAW_CONTENT_TYPES = frozenset({"application/octet-stream", "application/x-dmp"})
@@ -89,18 +90,17 @@ _MACH_EXCEPTIONS = {
 
 
 def _first_stream(decompressor: Any, data: bytes, max_bytes: int) -> bytes:
-    """The first stream (gzip member, bzip2 or xz stream) of `data`, in one bounded call:
-    what follows it is ignored, as Relay's single-stream decoders do, so that a body of many
-    empty members cannot keep the request busy."""
-    try:
-        out = decompressor.decompress(data, max_bytes + 1)
-    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
-        raise BadRequest(f"invalid compression container: {exc}") from None
-    if len(out) > max_bytes:
-        raise PayloadTooLarge("minidump exceeds the attachment size limit")
-    if not decompressor.eof:
-        raise BadRequest("invalid compression container: truncated")
-    return out
+    """The first stream (gzip member, bzip2 or xz stream) of `data`: what follows it is
+    ignored, as Relay's single-stream decoders do, so that a body of many empty members
+    cannot keep the request busy."""
+    return decompress_once(
+        decompressor,
+        data,
+        max_bytes=max_bytes,
+        invalid="invalid compression container",
+        truncated="truncated",
+        too_large=TOO_LARGE_MINIDUMP,
+    )
 
 
 def decode_container(data: bytes, *, max_bytes: int) -> bytes:
@@ -116,7 +116,7 @@ def decode_container(data: bytes, *, max_bytes: int) -> bytes:
         try:
             return zstd_limited(data, max_bytes=max_bytes)
         except PayloadTooLarge:
-            raise PayloadTooLarge("minidump exceeds the attachment size limit") from None
+            raise PayloadTooLarge(TOO_LARGE_MINIDUMP) from None
     return data
 
 
