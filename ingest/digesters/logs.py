@@ -38,11 +38,9 @@ from projects.models import Project
 
 CATEGORY = "log_item"
 MAX_BODY_CHARS = 8192
-LEVELS = LOG_LEVELS
-_LEVEL_ALIASES = LOG_LEVEL_ALIASES
 # OpenTelemetry severity numbers 1 to 24, four per level (logs data model, SeverityNumber).
-_SEVERITY_LEVELS = {number: LEVELS[(number - 1) // 4] for number in range(1, 25)}
-_SEVERITY_NUMBERS = {level: index * 4 + 1 for index, level in enumerate(LEVELS)}
+_SEVERITY_LEVELS = {number: LOG_LEVELS[(number - 1) // 4] for number in range(1, 25)}
+_SEVERITY_NUMBERS = {level: index * 4 + 1 for index, level in enumerate(LOG_LEVELS)}
 
 
 def _severity(record: JSON, attributes: JSON) -> int | None:
@@ -55,8 +53,8 @@ def _severity(record: JSON, attributes: JSON) -> int | None:
 def _level(value: Any, severity: int | None) -> str:
     if isinstance(value, str):
         level = value.strip().lower()
-        level = _LEVEL_ALIASES.get(level, level)
-        if level in LEVELS:
+        level = LOG_LEVEL_ALIASES.get(level, level)
+        if level in LOG_LEVELS:
             return level
     if severity is not None:
         return _SEVERITY_LEVELS[severity]
