@@ -7,6 +7,8 @@
 # its own, but PostgreSQL flushes its write-ahead log and pays a transaction's fixed costs
 # once for all of them. There is no timer: a lone request is written at once, and rows gather
 # only while the previous statement runs, so batches grow with the load and nothing else.
+# Under the ASGI front door (ingest/asgi.py) requests do not wait in a thread: they hand their
+# rows over with `submit` and are told on their event loop when the statement has committed.
 
 from __future__ import annotations
 
@@ -33,20 +35,38 @@ class NotWritten(Exception):
     """What a request is told if its rows were not written and nothing else was raised."""
 
 
+Written = Callable[[BaseException | None], None]
+
+
 @dataclass
 class _Handover:
     rows: Rows
     done: threading.Event = field(default_factory=threading.Event)
     # Until the rows are written, a waiter woken for any reason must not take it as success.
     error: BaseException | None = field(default_factory=lambda: NotWritten("rows not written"))
+    # Called from the committer's thread once the rows are written or failed (`submit`).
+    on_written: Written | None = None
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.on_written is not None:
+            self.on_written(self.error)
 
 
 class GroupCommitter:
     """One thread per process that writes the rows of many requests, a batch per statement."""
 
-    def __init__(self, write: Callable[[Rows], None], *, name: str) -> None:
+    def __init__(
+        self,
+        write: Callable[[Rows], None],
+        *,
+        name: str,
+        share: Callable[[], bool] | None = None,
+    ) -> None:
         self._write = write
         self._name = name
+        # Asked before each batch: False writes each request's rows in a statement of its own.
+        self._share = share or (lambda: True)
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._pending: list[_Handover] = []
@@ -57,6 +77,18 @@ class GroupCommitter:
     def write(self, rows: Rows, *, timeout: float) -> None:
         """Return once `rows` are committed; raise what writing them raised, or CommitTimeout."""
         handover = _Handover(rows)
+        self._hand_over(handover)
+        if not handover.done.wait(timeout):
+            raise CommitTimeout(f"{self._name}: no commit within {timeout:g} s")
+        if handover.error is not None:
+            raise handover.error
+
+    def submit(self, rows: Rows, on_written: Written) -> None:
+        """Hand `rows` over without waiting: `on_written(None)` is called, from the
+        committer's thread, once they are committed, or `on_written(error)` if they were not."""
+        self._hand_over(_Handover(rows, on_written=on_written))
+
+    def _hand_over(self, handover: _Handover) -> None:
         with self._lock:
             if self._pid != os.getpid():
                 # A process forked from one that wrote: its thread did not come along, nor
@@ -66,10 +98,6 @@ class GroupCommitter:
             self._pending.append(handover)
             self._start_thread()
             self._ready.notify()
-        if not handover.done.wait(timeout):
-            raise CommitTimeout(f"{self._name}: no commit within {timeout:g} s")
-        if handover.error is not None:
-            raise handover.error
 
     def stop(self, *, timeout: float = 30) -> None:
         """Write what is pending, then end the thread and close its database connection
@@ -110,6 +138,10 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Handover]) -> None:
         try:
+            if len(batch) > 1 and not self._share():
+                for handover in batch:
+                    handover.error = self._attempt(handover.rows)
+                return
             error = self._attempt([row for handover in batch for row in handover.rows])
             if error is None or not isinstance(error, _ROWS_REFUSED) or len(batch) == 1:
                 for handover in batch:
@@ -127,7 +159,7 @@ class GroupCommitter:
             raise
         finally:
             for handover in batch:
-                handover.done.set()
+                handover.finish()
 
     def _attempt(self, rows: Rows) -> Exception | None:
         """Write `rows`; what it raised, if anything (for the waiting request to raise)."""

@@ -145,6 +145,53 @@ def test_a_refused_row_fails_only_its_own_request(key, make_committer):
     assert _queued_ids() == {first, good, other}
 
 
+def test_submitted_rows_are_reported_once_committed_or_refused(key, make_committer):
+    write = _HeldFirstStatement()
+    committer = make_committer(write)
+    reported: dict[str, object] = {}
+    done = threading.Event()
+
+    def report(name: str):
+        def on_written(error) -> None:
+            # Called from the committer's thread, after the statement committed or failed.
+            reported[name] = error if error is not None else _queued_ids()
+            if len(reported) == 3:
+                done.set()
+
+        return on_written
+
+    first, other = uuid.uuid4().hex, uuid.uuid4().hex
+    committer.submit([_row(key, first)], report("first"))
+    assert write.entered.wait(10)
+    assert not reported, "nothing is reported before the statement commits"
+    committer.submit([_row(key, other)], report("other"))
+    committer.submit([(None, *_row(key, uuid.uuid4().hex)[1:])], report("refused"))
+    write.release.set()
+    assert done.wait(10)
+    assert first in reported["first"]
+    assert other in reported["other"]
+    assert isinstance(reported["refused"], IntegrityError)
+
+
+def test_with_sharing_off_each_request_gets_a_statement_of_its_own(key):
+    write = _HeldFirstStatement()
+    committer = GroupCommitter(write, name="test-committer", share=lambda: False)
+    try:
+        outcomes: dict = {}
+        ids = [uuid.uuid4().hex for _ in range(3)]
+        threads = [_write_in_thread(committer, [_row(key, ids[0])], outcomes, ids[0])]
+        assert write.entered.wait(10)
+        threads += [_write_in_thread(committer, [_row(key, i)], outcomes, i) for i in ids[1:]]
+        _wait_for(lambda: len(committer._pending) == 2)
+        write.release.set()
+        for thread in threads:
+            thread.join(10)
+        assert outcomes == dict.fromkeys(ids, "ok")
+        assert write.batches == [1, 1, 1]
+    finally:
+        committer.stop()
+
+
 def test_a_request_not_committed_in_time_is_told_so(key, make_committer):
     write = _HeldFirstStatement()
     committer = make_committer(write)
