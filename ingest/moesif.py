@@ -88,8 +88,22 @@ def _error(exc: IngestError) -> HttpResponse:
     return _json(exc.status, body, exc.headers)
 
 
-def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
-    """CORS, preflight, allowed methods and JSON errors around a Moesif handler."""
+def answer_error(exc: BaseException) -> HttpResponse | None:
+    """The JSON answer to what a Moesif handler (or the commit of its rows) raised; None for
+    a fault of ours, which Django answers with a 500."""
+    if isinstance(exc, IngestError):
+        return _error(exc)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return _error(database_unavailable(exc))
+    return None
+
+
+def _endpoint(
+    *methods: str,
+    body_limit: Callable[[str], int] = lambda media_type: settings.MOESIF_MAX_EVENT_BYTES,
+) -> Callable[[Handler], Callable[..., HttpResponse]]:
+    """CORS, preflight, allowed methods and JSON errors around a Moesif handler; its
+    `body_limit` and `answer_error` for the ASGI front door (see ingest.views._endpoint)."""
 
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -101,11 +115,11 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
                 return _json(405, {"detail": "method not allowed"}, {"Allow": ", ".join(methods)})
             try:
                 return handler(request)
-            except IngestError as exc:
-                return _error(exc)
-            except DATABASE_UNAVAILABLE as exc:
-                return _error(database_unavailable(exc))
+            except (IngestError, *DATABASE_UNAVAILABLE) as exc:
+                return answer_error(exc)
 
+        view.body_limit = body_limit  # type: ignore[attr-defined]
+        view.answer_error = answer_error  # type: ignore[attr-defined]
         return view
 
     return decorate
@@ -166,7 +180,7 @@ def event(request: HttpRequest) -> HttpResponse:
     return _accept(request, key, [body])
 
 
-@_endpoint("POST")
+@_endpoint("POST", body_limit=lambda media_type: settings.MOESIF_MAX_BATCH_BYTES)
 def batch(request: HttpRequest) -> HttpResponse:
     """POST an array of API-call events; a lone object is a batch of one."""
     key = _key(request)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -24,8 +30,48 @@ QUEUE_FIELDS = (
 )
 
 
+@dataclass
+class DeferredWrites:
+    """The queue rows of one request served by the ASGI front door (ingest/asgi.py), and
+    what is to run once they are committed; the front door writes them and only then
+    answers."""
+
+    rows: list[Any] = field(default_factory=list)
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+
+_deferred: ContextVar[DeferredWrites | None] = ContextVar("deferred_queue_writes", default=None)
+
+
+@contextmanager
+def deferred_writes() -> Iterator[DeferredWrites]:
+    """Within it, write_queue collects the rows instead of writing them, and after_queued
+    keeps its callbacks: the caller must commit the rows, then run the callbacks, before
+    the client hears that they were accepted."""
+    token = _deferred.set(DeferredWrites())
+    try:
+        yield _deferred.get()
+    finally:
+        _deferred.reset(token)
+
+
+def after_queued(callback: Callable[[], None]) -> None:
+    """Run `callback` once the rows written so far are durable: now, or, for a request of the
+    ASGI front door, after its rows are committed (and not at all if they were not)."""
+    pending = _deferred.get()
+    if pending is None:
+        callback()
+    else:
+        pending.after.append(callback)
+
+
 def write_queue(rows: Rows, *, group_commit: bool) -> None:
-    """Make `rows` (values in QUEUE_FIELDS order) durable before returning."""
+    """Make `rows` (values in QUEUE_FIELDS order) durable before returning; inside
+    deferred_writes, collect them for the caller to write."""
+    pending = _deferred.get()
+    if pending is not None and not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        pending.rows.extend(rows)
+        return
     # With `group_commit` (a request of a threaded server) and INGEST_GROUP_COMMIT on, the rows
     # go into the statement that this process's committer thread writes for every request
     # waiting at that moment (ingest/groupcommit.py); otherwise into a statement of their own,
@@ -53,4 +99,6 @@ def insert_rows(rows: Rows) -> None:
 
 
 # One per process (its thread is started in the process that first writes through it).
-committer = GroupCommitter(insert_rows, name="queue-committer")
+committer = GroupCommitter(
+    insert_rows, name="queue-committer", share=lambda: settings.INGEST_GROUP_COMMIT
+)

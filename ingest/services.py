@@ -25,7 +25,7 @@ from ingest.normalize import clean_json
 from ingest.normalize.nel import NelReports
 from ingest.normalize.security import SecurityReports
 from ingest.outcomes import record_outcomes
-from ingest.queue import write_queue
+from ingest.queue import after_queued, write_queue
 from projects.models import ProjectKey
 
 logger = logging.getLogger(__name__)
@@ -264,9 +264,16 @@ def accept_envelope(
 
 
 def _record_after_accept(*, project_id: int, outcomes: Counter[tuple[str, str, str]]) -> None:
-    """Count what the door filtered out of an accepted envelope. The items are already
-    queued: a database failure now loses these counts, not the SDK's 200 (a 503 would make
-    it send the envelope again, and items without an event id would be stored twice)."""
+    """Count what the door filtered out of an accepted envelope, once its items are queued
+    (ingest.queue.after_queued)."""
+    if outcomes:
+        after_queued(lambda: _record_filtered(project_id=project_id, outcomes=outcomes))
+
+
+def _record_filtered(*, project_id: int, outcomes: Counter[tuple[str, str, str]]) -> None:
+    """The items are already queued: a database failure now loses these counts, not the
+    SDK's 200 (a 503 would make it send the envelope again, and items without an event id
+    would be stored twice)."""
     try:
         record_outcomes(project_id=project_id, outcomes=outcomes)
     except DatabaseError:

@@ -111,8 +111,28 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
-    """CORS, preflight, allowed methods and JSON errors around an ingest handler."""
+def answer_error(exc: BaseException) -> HttpResponse | None:
+    """The JSON answer to what an ingest handler (or the commit of its rows, under the ASGI
+    front door) raised; None for a fault of ours, which Django answers with a 500."""
+    if isinstance(exc, IngestError):
+        return _error(exc)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return _error(database_unavailable(exc))
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own limits (DATA_UPLOAD_MAX_NUMBER_FIELDS on a query string read).
+        return _error(BadRequest(str(exc) or "bad request"))
+    return None
+
+
+BodyLimit = Callable[[str], int]
+
+
+def _endpoint(
+    *methods: str, body_limit: BodyLimit = lambda media_type: settings.INGEST_MAX_EVENT_BYTES
+) -> Callable[[Handler], Callable[..., HttpResponse]]:
+    """CORS, preflight, allowed methods and JSON errors around an ingest handler; for the
+    ASGI front door (ingest/asgi.py), the view's `body_limit` (the most body bytes it takes,
+    given the request's media type) and `answer_error`."""
 
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -124,14 +144,11 @@ def _endpoint(*methods: str) -> Callable[[Handler], Callable[..., HttpResponse]]
                 return _json(405, {"detail": "method not allowed"}, {"Allow": ", ".join(methods)})
             try:
                 return handler(request, project_id, **route)
-            except IngestError as exc:
-                return _error(exc)
-            except DATABASE_UNAVAILABLE as exc:
-                return _error(database_unavailable(exc))
-            except SuspiciousOperation as exc:
-                # Django's own limits (DATA_UPLOAD_MAX_NUMBER_FIELDS on a query string read).
-                return _error(BadRequest(str(exc) or "bad request"))
+            except (IngestError, *DATABASE_UNAVAILABLE, SuspiciousOperation) as exc:
+                return answer_error(exc)
 
+        view.body_limit = body_limit  # type: ignore[attr-defined]
+        view.answer_error = answer_error  # type: ignore[attr-defined]
         return view
 
     return decorate
@@ -200,12 +217,18 @@ def _read_envelope(request: HttpRequest, *, is_envelope: bool) -> Envelope:
     return envelope_from_store(data, max_bytes=settings.INGEST_MAX_STORE_BYTES)
 
 
-@_endpoint("POST")
+def _store_limit(media_type: str) -> int:
+    if media_type == ENVELOPE_CONTENT_TYPE:
+        return settings.INGEST_MAX_ENVELOPE_BYTES
+    return settings.INGEST_MAX_STORE_BYTES
+
+
+@_endpoint("POST", body_limit=lambda media_type: settings.INGEST_MAX_ENVELOPE_BYTES)
 def envelope(request: HttpRequest, project_id: str | None) -> HttpResponse:
     return _accept(request, project_id, envelope_endpoint=True)
 
 
-@_endpoint("POST", "GET")
+@_endpoint("POST", "GET", body_limit=_store_limit)
 def store(request: HttpRequest, project_id: str | None) -> HttpResponse:
     response = _accept(request, project_id, envelope_endpoint=False)
     if request.method == "GET":
@@ -310,7 +333,7 @@ def nel(request: HttpRequest, project_id: str | None) -> HttpResponse:
     return _json(200, {})
 
 
-@_endpoint("POST")
+@_endpoint("POST", body_limit=lambda media_type: settings.INGEST_MAX_OTLP_BYTES)
 def otlp_export(request: HttpRequest, project_id: str | None, signal: str) -> HttpResponse:
     """OTLP/HTTP export requests of traces or logs, as Sentry's OTLP endpoint takes them; the
     answer is an empty export response in the request's encoding."""
@@ -338,7 +361,7 @@ def otlp_export(request: HttpRequest, project_id: str | None, signal: str) -> Ht
     return _with_cors(HttpResponse(body, content_type=request.content_type))
 
 
-@_endpoint("POST")
+@_endpoint("POST", body_limit=lambda media_type: settings.INGEST_MAX_ATTACHMENTS_BYTES)
 def minidump(request: HttpRequest, project_id: str | None) -> HttpResponse:
     """Minidump uploads (Crashpad, Breakpad, Electron, sentry-native): an event with the
     minidump attached, answered with its id as text, as Relay does; also when a quota drops
