@@ -13,7 +13,7 @@ from typing import Any
 from gunicorn import glogging
 
 from config.env import env_bool
-from ingest.wsgi import INGEST_ENVIRON_KEY
+from ingest.wsgi import INGEST_ENVIRON_KEY, ingest_route
 
 
 class AccessLogger(glogging.Logger):
@@ -22,8 +22,24 @@ class AccessLogger(glogging.Logger):
         self.log_ingest = env_bool("ACCESS_LOG_INGEST", default=False)
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        # status_code is None when the application failed before answering.
-        answered_ok = (resp.status_code or 500) < 400
-        if answered_ok and not self.log_ingest and environ.get(INGEST_ENVIRON_KEY):
+        if _answered_ok(resp) and not self.log_ingest and _is_ingest(environ):
             return
         super().access(resp, req, environ, request_time)
+
+
+def _answered_ok(resp: Any) -> bool:
+    # The WSGI worker's response has a status line ("200 OK"), the ASGI worker's a number;
+    # neither when the application failed before answering.
+    status = resp.status
+    if isinstance(status, str):
+        status = int(status.split(None, 1)[0]) if status[:3].isdigit() else None
+    return (status or 500) < 400
+
+
+def _is_ingest(environ: dict[str, Any]) -> bool:
+    # The WSGI handler marks the requests of its ingest views; the ASGI worker's environ is
+    # gunicorn's own, for the log only.
+    return (
+        bool(environ.get(INGEST_ENVIRON_KEY))
+        or ingest_route(environ.get("PATH_INFO", "")) is not None
+    )

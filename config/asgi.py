@@ -1,15 +1,18 @@
-"""ASGI entry point, for servers such as uvicorn."""
+"""ASGI entry point, what config/gunicorn.py serves (gunicorn's ASGI worker), or uvicorn's.
+
+The SDK endpoints are served on the event loop by the ingest front door (ingest/asgi.py); every
+other request by the WSGI handler of config.wsgi, in a pool of WEB_THREADS threads per process.
+"""
 
 from __future__ import annotations
 
-import os
-
-from django.core.asgi import get_asgi_application
+# First: it sets Django up (and freezes the start-up objects) before ingest's modules load.
+from config.wsgi import application as wsgi_application  # isort: skip
 
 from config.charsets import asgi_without_odd_charsets
+from config.env import env_int
+from ingest.asgi import IngestFrontDoor
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-# Django's handler for every path, the SDK endpoints included (config.wsgi, not this, takes
-# those out of the middleware chain); request charsets as under config.wsgi.
-application = asgi_without_odd_charsets(get_asgi_application())
+application = asgi_without_odd_charsets(
+    IngestFrontDoor(wsgi_application, threads=env_int("WEB_THREADS", default=8, minimum=1))
+)

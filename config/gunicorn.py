@@ -13,14 +13,16 @@ from config.env import data_dir
 from ingest.runtime import stop_with_parent, tune_gc
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-# Two processes of eight threads on two cores: the requests of a process that wait for
-# their queue insert at the same moment share one statement and one commit (group commit,
-# ingest/groupcommit.py), which sync workers, one request each, cannot. With the digest
-# paused, bench/ measured 499-553 accepted envelopes/s against 410-466 for three sync
-# workers, PostgreSQL's CPU per envelope nearly halved, at a higher p99.
+# Two processes, each an event loop (gunicorn's ASGI worker, on uvloop): the SDK endpoints are
+# served on the loop and their queue inserts committed together (ingest/asgi.py); the API and
+# the admin run in a pool of WEB_THREADS threads per process (config/asgi.py). With the digest
+# paused, bench/ measured a third less CPU per accepted envelope than gunicorn's threaded
+# worker (2 x 8 threads), which itself took more than three sync workers (README, Benchmark).
+wsgi_app = "config.asgi:application"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = "asgi"
+# The ASGI worker has no threads of its own (WEB_THREADS sizes the application's pool).
+threads = 1
 # Ingest answers in milliseconds; a request stuck this long is a bug, not load.
 timeout = 30
 graceful_timeout = 20

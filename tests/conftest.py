@@ -149,7 +149,6 @@ def live_server_process(django_db_setup, django_db_blocker):
             "warning",
             # Not the data directory's: that one is test_serve's, or a `make run` instance's.
             "--no-control-socket",
-            "config.wsgi",
         ],
         cwd=settings.BASE_DIR,
         env=env,

@@ -21,7 +21,7 @@ from tests.ingest.conftest import auth_header, event_envelope
 def _serve(port: int, log_path, **env) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
-    command += ["--access-logfile", str(log_path), "config.wsgi"]
+    command += ["--access-logfile", str(log_path)]
     process = subprocess.Popen(  # noqa: S603
         command,
         cwd=settings.BASE_DIR,

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             command += ["--bind", options["bind"]]
         if options["workers"]:
             command += ["--workers", str(options["workers"])]
-        command.append("config.wsgi")
+        # The application is config/gunicorn.py's: config.asgi.
         # Each child is sent SIGTERM when this process dies, even by SIGKILL or a crash.
         child_env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
         web = subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env)  # noqa: S603

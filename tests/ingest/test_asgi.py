@@ -1,0 +1,265 @@
+"""The ASGI front door (ingest/asgi.py), driven in this process as the ASGI worker drives it:
+the SDK endpoints answered once their rows are committed, bodies bounded and timed, every
+other path handed to Django's WSGI handler."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from config.asgi import application as asgi_application
+from ingest import queue
+from ingest.asgi import IngestFrontDoor
+from ingest.models import OutcomeCounter, QueuedItem
+from tests.ingest.conftest import auth_header, envelope_bytes, event_envelope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Exchange:
+    """One request: the body chunks the client sends, and what the application answered."""
+
+    def __init__(self, chunks: list[bytes], *, pause_after: int | None = None) -> None:
+        self.chunks = chunks
+        self.pause_after = pause_after
+        self.read = 0
+        self.messages: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.pause_after is not None and self.read >= self.pause_after:
+            await asyncio.sleep(3600)
+        index, self.read = self.read, self.read + 1
+        if index >= len(self.chunks):
+            await asyncio.sleep(3600)  # the client has nothing more to send
+        return {
+            "type": "http.request",
+            "body": self.chunks[index],
+            "more_body": index < len(self.chunks) - 1,
+        }
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+    @property
+    def status(self) -> int:
+        return self.messages[0]["status"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            name.decode().lower(): value.decode() for name, value in self.messages[0]["headers"]
+        }
+
+    @property
+    def json(self) -> Any:
+        return json.loads(b"".join(message.get("body", b"") for message in self.messages[1:]))
+
+
+def _scope(
+    path: str, *, method: str = "POST", headers: dict[str, str] | None = None, query: str = ""
+) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [
+            (name.lower().encode(), value.encode()) for name, value in (headers or {}).items()
+        ],
+        "client": ("198.51.100.7", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def _call(scope: dict, exchange: Exchange, app: Any = asgi_application) -> Exchange:
+    async def run() -> None:
+        await app(scope, exchange.receive, exchange.send)
+
+    asyncio.run(run())
+    return exchange
+
+
+def _post_envelope(key, chunks: list[bytes], **headers: str) -> Exchange:
+    scope = _scope(
+        f"/api/{key.project_id}/envelope/",
+        headers={
+            "X-Sentry-Auth": auth_header(key.public_key),
+            "Content-Type": "application/x-sentry-envelope",
+            **headers,
+        },
+    )
+    return _call(scope, Exchange(chunks))
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_left_open(monkeypatch):
+    # The ingest thread and the WSGI pool outlive the test: their connections are closed at
+    # the end of each request, as with CONN_MAX_AGE=0, and the committer's at the end.
+    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
+    yield
+    queue.committer.stop()
+
+
+def test_an_envelope_is_answered_once_its_items_are_queued(key):
+    event_id = uuid.uuid4().hex
+    exchange = _post_envelope(key, [event_envelope(event_id=event_id)])
+    assert exchange.status == 200
+    assert exchange.json == {"id": event_id}
+    assert exchange.headers["access-control-allow-origin"] == "*"
+    assert int(exchange.headers["content-length"]) == len(json.dumps({"id": event_id}))
+    # Committed by the committer's own connection before the answer was sent.
+    item = QueuedItem.objects.get()
+    assert item.event_id.hex == event_id
+    assert item.meta["ip"] == "198.51.100.7"
+
+
+def test_a_body_in_many_chunks_is_read_whole(key):
+    body = event_envelope()
+    exchange = _post_envelope(key, [body[:10], body[10:20], body[20:]])
+    assert exchange.status == 200, exchange.json
+    assert QueuedItem.objects.count() == 1
+
+
+def test_what_the_door_filtered_is_counted_after_the_items_are_queued(key):
+    body = envelope_bytes(
+        {"event_id": uuid.uuid4().hex},
+        [({"type": "event"}, {"message": "kept"}), ({"type": "no-such-item"}, b"{}")],
+    )
+    exchange = _post_envelope(key, [body])
+    assert exchange.status == 200
+    assert QueuedItem.objects.count() == 1
+    counter = OutcomeCounter.objects.get(reason="unknown_item:no-such-item")
+    assert counter.quantity == 1
+
+
+def test_a_chunked_body_over_the_limit_is_413_without_reading_the_rest(key, settings):
+    settings.INGEST_MAX_STORE_BYTES = 2048
+    exchange = Exchange([b"x" * 1024] * 50)
+    scope = _scope(
+        f"/api/{key.project_id}/store/",
+        headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
+    )
+    _call(scope, exchange)
+    assert exchange.status == 413
+    assert exchange.json["detail"]
+    assert exchange.read == 3  # 3072 bytes: one chunk past the limit, and no more
+    assert not QueuedItem.objects.exists()
+
+
+def test_a_declared_length_over_the_limit_is_413_before_any_body_is_read(key, settings):
+    settings.INGEST_MAX_STORE_BYTES = 2048
+    exchange = Exchange([b"x" * 4096])
+    scope = _scope(
+        f"/api/{key.project_id}/store/",
+        headers={
+            "X-Sentry-Auth": auth_header(key.public_key),
+            "Content-Type": "application/json",
+            "Content-Length": "4096",
+        },
+    )
+    _call(scope, exchange)
+    assert exchange.status == 413
+    assert exchange.read == 0
+
+
+def test_a_stalled_body_is_408(key, settings):
+    settings.INGEST_BODY_READ_TIMEOUT_SECONDS = 1
+    exchange = Exchange([b'{"message": ', b'"never sent"}'], pause_after=1)
+    scope = _scope(
+        f"/api/{key.project_id}/store/",
+        headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
+    )
+    _call(scope, exchange)
+    assert exchange.status == 408
+    assert exchange.json == {"detail": "timed out reading the request body"}
+    assert not QueuedItem.objects.exists()
+
+
+def test_a_client_gone_before_its_body_ended_gets_no_answer_and_nothing_is_queued(key):
+    class Disconnecting(Exchange):
+        async def receive(self) -> dict[str, Any]:
+            if self.read:
+                return {"type": "http.disconnect"}
+            self.read += 1
+            return {"type": "http.request", "body": b"{", "more_body": True}
+
+    exchange = Disconnecting([])
+    scope = _scope(
+        f"/api/{key.project_id}/store/",
+        headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
+    )
+    _call(scope, exchange)
+    assert exchange.messages == []
+    assert not QueuedItem.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="locks the queue table (PostgreSQL)")
+def test_rows_not_committed_in_time_are_a_503_and_written_once_the_table_is_free(key, settings):
+    settings.INGEST_GROUP_COMMIT_TIMEOUT_SECONDS = 1
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_table() -> None:
+        from django.db import connections, transaction
+
+        with transaction.atomic():
+            with connections["default"].cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {QueuedItem._meta.db_table} IN EXCLUSIVE MODE")
+            locked.set()
+            release.wait(20)
+        connections.close_all()
+
+    holder = threading.Thread(target=hold_the_table)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        exchange = _post_envelope(key, [event_envelope()])
+    finally:
+        release.set()
+        holder.join()
+    assert exchange.status == 503
+    assert exchange.json == {"detail": "the accepted items could not be stored in time"}
+    assert exchange.headers["x-sentry-error"] == exchange.json["detail"]
+    queue.committer.stop()  # the rows handed over are written once the lock is gone
+    assert QueuedItem.objects.count() == 1
+
+
+def test_head_on_a_cron_check_in_has_no_body(key):
+    scope = _scope(
+        f"/api/{key.project_id}/cron/nightly/{key.public_key}/", method="HEAD", query="status=ok"
+    )
+    exchange = _call(scope, Exchange([b""]))
+    assert exchange.status == 202, exchange.messages
+    assert all(not message.get("body") for message in exchange.messages[1:])
+    assert QueuedItem.objects.get().type == "check_in"
+
+
+def test_other_paths_are_served_by_django_in_threads(key):
+    exchange = _call(_scope("/api/0/organizations/", method="GET"), Exchange([b""]))
+    assert exchange.status == 401
+    assert "detail" in exchange.json
+
+
+def test_lifespan_is_answered_and_shutdown_writes_what_is_pending():
+    app = IngestFrontDoor(lambda environ, start_response: [], threads=1)
+    sent: list[str] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
