@@ -1,7 +1,8 @@
 """ASGI entry point, what config/gunicorn.py serves (gunicorn's ASGI worker), or uvicorn's.
 
 The SDK endpoints are served on the event loop by the ingest front door (ingest/asgi.py); every
-other request by the WSGI handler of config.wsgi, in a pool of WEB_THREADS threads per process.
+other request by the WSGI handler of config.wsgi, in a pool of WEB_THREADS threads per process;
+the SDK endpoints' views run in WEB_INGEST_THREADS threads per process.
 """
 
 from __future__ import annotations
@@ -14,5 +15,9 @@ from config.env import env_int
 from ingest.asgi import IngestFrontDoor
 
 application = asgi_without_odd_charsets(
-    IngestFrontDoor(wsgi_application, threads=env_int("WEB_THREADS", default=8, minimum=1))
+    IngestFrontDoor(
+        wsgi_application,
+        threads=env_int("WEB_THREADS", default=8, minimum=1),
+        ingest_threads=env_int("WEB_INGEST_THREADS", default=2, minimum=1),
+    )
 )

@@ -1,13 +1,15 @@
 """Gunicorn settings for `make run` and production; each can be overridden on the command line.
 
-`gunicorn -c config/gunicorn.py config.wsgi`; HOST, PORT, WEB_CONCURRENCY (workers) and
-WEB_THREADS (threads per worker) from the environment.
+`gunicorn -c config/gunicorn.py` serves config.asgi with gunicorn's ASGI worker; HOST, PORT,
+WEB_CONCURRENCY (workers), WEB_THREADS (threads per worker for the API and the admin) and
+WEB_INGEST_THREADS (threads per worker for the SDK endpoints' views) from the environment.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from config.env import data_dir
 from ingest.runtime import stop_with_parent, tune_gc
@@ -48,6 +50,14 @@ def pre_fork(server: object, worker: object) -> None:
     tune_gc()
 
 
-def on_starting(server: object) -> None:
+def on_starting(server: Any) -> None:
     # Under `serve`: gunicorn stops when serve stops, even when serve was killed.
     stop_with_parent()
+    app_uri = getattr(server.app, "app_uri", "") or ""
+    if server.cfg.worker_class_str == "asgi" and app_uri.startswith("config.wsgi"):
+        # The command line of the threaded-worker days: every request would be a 500.
+        raise SystemExit(
+            "config.wsgi is a WSGI application and this configuration runs gunicorn's ASGI "
+            "worker: leave the application out (config.asgi is served), or run config.wsgi "
+            "with -k gthread"
+        )

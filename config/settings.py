@@ -252,6 +252,13 @@ INGEST_BODY_READ_TIMEOUT_SECONDS = env_int(
 INGEST_BODY_MIN_RATE_BYTES_PER_SECOND = env_int(
     "INGEST_BODY_MIN_RATE_BYTES_PER_SECOND", default=1000, minimum=0
 )
+# The ASGI front door (ingest/asgi.py): request bodies it may hold at once per web process
+# (past it, a request is answered 503 with Retry-After before its body is read), and the
+# threads per process that run the SDK endpoints' views.
+INGEST_MAX_BUFFERED_BODY_BYTES = env_int(
+    "INGEST_MAX_BUFFERED_BODY_BYTES", default=256 * 1024 * 1024, minimum=1024 * 1024
+)
+INGEST_BUSY_RETRY_AFTER_SECONDS = env_int("INGEST_BUSY_RETRY_AFTER_SECONDS", default=5, minimum=1)
 # The digest worker: items per batch (one transaction) and its sleep when the queue is empty.
 DIGEST_BATCH_SIZE = env_int("DIGEST_BATCH_SIZE", default=250, minimum=1)
 # …and at most this many queued (compressed) bytes per batch, so that a run of large

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,66 +39,106 @@ from django.http import HttpResponseBase
 from django.urls import ResolverMatch, set_urlconf
 from django.utils.log import log_response
 
-from ingest.exceptions import IngestError, RequestTimeout, ServiceUnavailable
+from ingest.exceptions import BadRequest, IngestError, RequestTimeout, ServiceUnavailable
 from ingest.queue import DeferredWrites, committer, deferred_writes
 from ingest.wsgi import ingest_route
+
+logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class ClientGone(Exception):
-    """The client closed the connection before its body was read: nobody to answer."""
+# Paths longer than this are not matched against the ingest patterns on the loop (matching
+# a long path against them takes long enough to stall every connection of the worker): they
+# go to the thread pool, whose handler serves an ingest path as the WSGI server does.
+MAX_LOOP_PATH_CHARS = 1024
+# A declared body at most this long (and not chunked) is read before the credentials are
+# checked: checking first costs a hand-over to the ingest thread, and reading it costs less.
+EARLY_CHECK_BYTES = 64 * 1024
 
 
 class IngestFrontDoor:
     """The ASGI application of the web processes (config/asgi.py)."""
 
-    def __init__(self, wsgi_application: Any, *, threads: int) -> None:
+    def __init__(self, wsgi_application: Any, *, threads: int, ingest_threads: int = 2) -> None:
         self._fallback = WSGIMiddleware(wsgi_application, workers=threads)
-        # One thread per process runs the ingest views: they take a fraction of a millisecond
-        # of CPU each, and a pool would only fight over the interpreter's lock. It is also
-        # where the views' database connection lives (Django's are per thread, and refused
-        # on a thread running an event loop).
-        self._ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        # A few threads per process run the ingest views: they take a fraction of a
+        # millisecond of CPU each, and a larger pool would only fight over the interpreter's
+        # lock; more than one, so that one large body being parsed does not hold up the
+        # rest. They are also where the views' database connections live (Django's are per
+        # thread, and refused on a thread running an event loop).
+        self._ingest = ThreadPoolExecutor(max_workers=ingest_threads, thread_name_prefix="ingest")
+        # Body bytes held by this process's requests (only the loop's thread changes it).
+        self.buffered = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        match = ingest_route(_path_info(scope)) if scope["type"] == "http" else None
+        match = None
+        if scope["type"] == "http" and len(scope["path"]) <= MAX_LOOP_PATH_CHARS:
+            match = ingest_route(_path_info(scope))
         if match is None:
             await self._fallback(scope, receive, send)
             return
-        with contextlib.suppress(ClientGone):
-            await self._serve(match, scope, receive, send)
-
-    async def _serve(
-        self, match: ResolverMatch, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        loop = asyncio.get_running_loop()
+        body = io.BytesIO()
+        request = ASGIRequest(scope, body)
+        held = _Held(self)
         try:
-            body = await _read_body(scope, receive, limit=body_limit(match, scope))
+            # Shielded: a client that leaves while its rows are committed does not cut the
+            # rest short (the counters of what was filtered, written after the commit).
+            response, complete = await asyncio.shield(
+                self._answer(match, request, body, receive, held)
+            )
+        except Exception as exc:
+            # Ours, after the view ran or instead of it (the rows, if any, may be committed):
+            # a JSON 503 the SDK retries (its event id dedupes a retry), never a bare 500.
+            logger.exception("ingest front door: %s", exc)
+            response = match.func.answer_error(ServiceUnavailable("retry later"))
+            complete = False
+        finally:
+            held.release()
+        if response.status_code >= 400:
+            log_response(
+                "%s: %s", response.reason_phrase, request.path, response=response, request=request
+            )
+        await _send_response(response, send, head=scope["method"] == "HEAD", close=not complete)
+
+    async def _answer(
+        self,
+        match: ResolverMatch,
+        request: ASGIRequest,
+        body: io.BytesIO,
+        receive: Receive,
+        held: _Held,
+    ) -> tuple[HttpResponseBase, bool]:
+        """The answer, and whether the request's body was read to its end."""
+        loop = asyncio.get_running_loop()
+        declared = _declared_length(request.scope)
+        limit = body_limit(match, request.scope)
+        if declared is None or declared > EARLY_CHECK_BYTES:
+            refused = await loop.run_in_executor(self._ingest, _refusal, match, request)
+            if refused is not None:
+                return refused, False
+        failure: IngestError | None = None
+        try:
+            complete = await _read_body(body, receive, limit=limit, declared=declared, held=held)
         except IngestError as exc:
-            # A body that came too slowly: answered as the view answers its errors.
-            body, failure = b"", exc
-        else:
-            failure = None
-        request = ASGIRequest(scope, io.BytesIO(body))
+            # Too slow, cut short, or too many bodies held: answered as the view answers
+            # its errors.
+            failure, complete = exc, False
         response, pending = await loop.run_in_executor(
             self._ingest, _run_view, match, request, failure
         )
+        held.release()
         if pending.rows or pending.after:
             error = await _commit(pending.rows) if pending.rows else None
             response = await loop.run_in_executor(
                 self._ingest, _after_commit, match, request, response, pending, error
             )
-        if response.status_code >= 400:
-            log_response(
-                "%s: %s", response.reason_phrase, request.path, response=response, request=request
-            )
-        await _send_response(response, send, head=scope["method"] == "HEAD")
+        return response, complete
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -104,14 +146,40 @@ class IngestFrontDoor:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                # The requests have been answered: write whatever is still handed over, and
-                # close the ingest thread's connection rather than leave it to the exit.
+                # Let the views still running finish, then write whatever is handed over,
+                # and close the ingest threads' connections rather than leave it to the exit.
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, committer.stop)
                 await loop.run_in_executor(self._ingest, connections.close_all)
-                self._ingest.shutdown(wait=True)
+                await loop.run_in_executor(None, functools.partial(self._ingest.shutdown, True))
+                await loop.run_in_executor(None, committer.stop)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+class _Held:
+    """The body bytes one request holds of its process's INGEST_MAX_BUFFERED_BODY_BYTES."""
+
+    def __init__(self, door: IngestFrontDoor) -> None:
+        self._door = door
+        self._bytes = 0
+
+    def take(self, count: int) -> None:
+        """Hold `count` more bytes; the 503 to answer if the process holds too many."""
+        if self._door.buffered + count > settings.INGEST_MAX_BUFFERED_BODY_BYTES:
+            raise _busy()
+        self._door.buffered += count
+        self._bytes += count
+
+    def release(self) -> None:
+        self._door.buffered -= self._bytes
+        self._bytes = 0
+
+
+def _busy() -> IngestError:
+    seconds = settings.INGEST_BUSY_RETRY_AFTER_SECONDS
+    return ServiceUnavailable(
+        "too many request bodies in flight; retry later", headers={"Retry-After": str(seconds)}
+    )
 
 
 def _path_info(scope: Scope) -> str:
@@ -130,17 +198,20 @@ def body_limit(match: ResolverMatch, scope: Scope) -> int:
     return match.func.body_limit(media_type)
 
 
-async def _read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
-    """The request's body, as received, cut after `limit` + 1 bytes; none at all when the
-    declared length is over `limit` (the view answers 413 from that)."""
-    declared = _declared_length(scope)
-    if declared is not None and declared > limit:
-        return b""
+async def _read_body(
+    body: io.BytesIO, receive: Receive, *, limit: int, declared: int | None, held: _Held
+) -> bool:
+    """Read the request's body into `body`, cut after `limit` + 1 bytes, none at all when the
+    declared length is over `limit` (the view answers 413 from that); whether it was read
+    to its end."""
+    if declared is not None:
+        if declared > limit:
+            return False
+        held.take(declared)
     grace = settings.INGEST_BODY_READ_TIMEOUT_SECONDS
     min_rate = settings.INGEST_BODY_MIN_RATE_BYTES_PER_SECOND
     loop = asyncio.get_running_loop()
     started = loop.time()
-    chunks: list[bytes] = []
     received = 0
     while True:
         # As bodywatch does for threads: each wait at most `grace`, and the whole body within
@@ -154,13 +225,18 @@ async def _read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
         except TimeoutError:
             raise RequestTimeout("timed out reading the request body") from None
         if message["type"] == "http.disconnect":
-            raise ClientGone
+            # Answered all the same: gunicorn drops it if the connection is gone, and would
+            # otherwise answer a 500 of its own.
+            raise BadRequest("incomplete request body")
         chunk = message.get("body", b"")
-        if chunk:
-            chunks.append(chunk)
-            received += len(chunk)
-        if received > limit or not message.get("more_body", False):
-            return b"".join(chunks)
+        if declared is None:
+            held.take(len(chunk))
+        body.write(chunk)
+        received += len(chunk)
+        more = message.get("more_body", False)
+        if received > limit or not more:
+            body.seek(0)
+            return not more
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -168,6 +244,19 @@ def _declared_length(scope: Scope) -> int | None:
         if name == b"content-length":
             with contextlib.suppress(ValueError):
                 return int(value)
+    return None
+
+
+def _refusal(match: ResolverMatch, request: ASGIRequest) -> HttpResponseBase | None:
+    """In an ingest thread, before the body is read: the answer to credentials the view
+    would refuse, or None."""
+    signals.request_started.send(sender=IngestFrontDoor, scope=request.scope)
+    try:
+        match.func.check_credentials(request, *match.args, **match.kwargs)
+    except Exception as exc:
+        return match.func.answer_error(exc) or response_for_exception(request, exc)
+    finally:
+        signals.request_finished.send(sender=IngestFrontDoor)
     return None
 
 
@@ -235,12 +324,18 @@ async def _commit(rows: list[Any]) -> BaseException | None:
         return ServiceUnavailable("the accepted items could not be stored in time")
 
 
-async def _send_response(response: HttpResponseBase, send: Send, *, head: bool) -> None:
+async def _send_response(
+    response: HttpResponseBase, send: Send, *, head: bool, close: bool
+) -> None:
     body = b"" if head else response.content
     headers = [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()
     ]
     if not response.has_header("Content-Length"):
         headers.append((b"content-length", str(len(response.content)).encode()))
+    if close:
+        # The rest of the body was not read: gunicorn closes the connection rather than read
+        # it as the next request, and the client is told so, not to send another on it.
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -103,7 +103,8 @@ def _endpoint(
     body_limit: Callable[[str], int] = lambda media_type: settings.MOESIF_MAX_EVENT_BYTES,
 ) -> Callable[[Handler], Callable[..., HttpResponse]]:
     """CORS, preflight, allowed methods and JSON errors around a Moesif handler; its
-    `body_limit` and `answer_error` for the ASGI front door (see ingest.views._endpoint)."""
+    `body_limit`, `answer_error` and `check_credentials` for the ASGI front door (see
+    ingest.views._endpoint)."""
 
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -118,8 +119,13 @@ def _endpoint(
             except (IngestError, *DATABASE_UNAVAILABLE) as exc:
                 return answer_error(exc)
 
+        def check_credentials(request: HttpRequest, **kwargs: str) -> None:
+            if request.method in methods:
+                _key(request)
+
         view.body_limit = body_limit  # type: ignore[attr-defined]
         view.answer_error = answer_error  # type: ignore[attr-defined]
+        view.check_credentials = check_credentials  # type: ignore[attr-defined]
         return view
 
     return decorate

@@ -132,7 +132,7 @@ def _endpoint(
 ) -> Callable[[Handler], Callable[..., HttpResponse]]:
     """CORS, preflight, allowed methods and JSON errors around an ingest handler; for the
     ASGI front door (ingest/asgi.py), the view's `body_limit` (the most body bytes it takes,
-    given the request's media type) and `answer_error`."""
+    given the request's media type), `answer_error` and `check_credentials`."""
 
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -147,8 +147,24 @@ def _endpoint(
             except (IngestError, *DATABASE_UNAVAILABLE, SuspiciousOperation) as exc:
                 return answer_error(exc)
 
+        def check_credentials(
+            request: HttpRequest, project_id: str | None = None, **route: str
+        ) -> None:
+            # Before the body is read (ingest/asgi.py): the request's own credentials, if
+            # any, refused as the handler would refuse them (an envelope may carry its own).
+            if request.method not in methods:
+                return
+            _check_project_id(project_id)
+            if route.get("sentry_key"):
+                auth = auth_from_path(request, route["sentry_key"])
+            else:
+                auth = auth_from_request(request)
+            if auth is not None:
+                door.authenticate(auth=auth, project_id=project_id)
+
         view.body_limit = body_limit  # type: ignore[attr-defined]
         view.answer_error = answer_error  # type: ignore[attr-defined]
+        view.check_credentials = check_credentials  # type: ignore[attr-defined]
         return view
 
     return decorate

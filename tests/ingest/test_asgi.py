@@ -116,6 +116,7 @@ def test_an_envelope_is_answered_once_its_items_are_queued(key):
     exchange = _post_envelope(key, [event_envelope(event_id=event_id)])
     assert exchange.status == 200
     assert exchange.json == {"id": event_id}
+    assert "connection" not in exchange.headers
     assert exchange.headers["access-control-allow-origin"] == "*"
     assert int(exchange.headers["content-length"]) == len(json.dumps({"id": event_id}))
     # Committed by the committer's own connection before the answer was sent.
@@ -154,6 +155,7 @@ def test_a_chunked_body_over_the_limit_is_413_without_reading_the_rest(key, sett
     assert exchange.status == 413
     assert exchange.json["detail"]
     assert exchange.read == 3  # 3072 bytes: one chunk past the limit, and no more
+    assert exchange.headers["connection"] == "close"
     assert not QueuedItem.objects.exists()
 
 
@@ -183,10 +185,11 @@ def test_a_stalled_body_is_408(key, settings):
     _call(scope, exchange)
     assert exchange.status == 408
     assert exchange.json == {"detail": "timed out reading the request body"}
+    assert exchange.headers["connection"] == "close"
     assert not QueuedItem.objects.exists()
 
 
-def test_a_client_gone_before_its_body_ended_gets_no_answer_and_nothing_is_queued(key):
+def test_a_client_gone_before_its_body_ended_is_answered_400_and_nothing_is_queued(key):
     class Disconnecting(Exchange):
         async def receive(self) -> dict[str, Any]:
             if self.read:
@@ -200,8 +203,54 @@ def test_a_client_gone_before_its_body_ended_gets_no_answer_and_nothing_is_queue
         headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
     )
     _call(scope, exchange)
-    assert exchange.messages == []
+    # gunicorn sends it if the connection is still open (else its own 500), drops it if not.
+    assert exchange.status == 400
+    assert exchange.json == {"detail": "incomplete request body"}
+    assert exchange.headers["connection"] == "close"
     assert not QueuedItem.objects.exists()
+
+
+@pytest.mark.parametrize("length", [None, "1000000"])
+def test_bad_credentials_of_a_large_or_chunked_body_are_refused_before_it_is_read(key, length):
+    headers = {"X-Sentry-Auth": auth_header("0" * 32), "Content-Type": "application/json"}
+    if length:
+        headers["Content-Length"] = length
+    exchange = Exchange([b"x" * 1024] * 10)
+    _call(_scope(f"/api/{key.project_id}/store/", headers=headers), exchange)
+    assert exchange.status == 403
+    assert exchange.read == 0
+    assert exchange.headers["connection"] == "close"
+
+
+def test_bodies_past_the_process_budget_are_503_with_retry_after(key, settings):
+    settings.INGEST_MAX_BUFFERED_BODY_BYTES = 1024 * 1024
+    body = event_envelope()
+    exchange = _post_envelope(key, [body], **{"Content-Length": str(2 * 1024 * 1024)})
+    assert exchange.status == 503
+    assert exchange.json == {"detail": "too many request bodies in flight; retry later"}
+    assert exchange.headers["retry-after"] == "5"
+    assert exchange.read == 0
+    # Nothing stays held: the next request is taken.
+    exchange = _post_envelope(key, [body])
+    assert exchange.status == 200
+
+
+def test_an_ingest_path_too_long_for_the_loop_is_served_by_the_thread_pool(key):
+    prefix = "/relay" * 180
+    body = json.dumps({"message": "through the pool"}).encode()
+    exchange = _call(
+        _scope(
+            f"{prefix}/api/{key.project_id}/store/",
+            headers={
+                "X-Sentry-Auth": auth_header(key.public_key),
+                "Content-Type": "application/json",
+                "Content-Length": str(len(body)),
+            },
+        ),
+        Exchange([body]),
+    )
+    assert exchange.status == 200, exchange.json
+    assert QueuedItem.objects.count() == 1
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="locks the queue table (PostgreSQL)")
