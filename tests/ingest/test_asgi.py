@@ -90,6 +90,18 @@ def _call(scope: dict, exchange: Exchange, app: Any = asgi_application) -> Excha
     return exchange
 
 
+def _store_scope(key, **headers: str) -> dict:
+    """A POST to the project's store endpoint with the key's X-Sentry-Auth, JSON."""
+    return _scope(
+        f"/api/{key.project_id}/store/",
+        headers={
+            "X-Sentry-Auth": auth_header(key.public_key),
+            "Content-Type": "application/json",
+            **headers,
+        },
+    )
+
+
 def _post_envelope(key, chunks: list[bytes], **headers: str) -> Exchange:
     scope = _scope(
         f"/api/{key.project_id}/envelope/",
@@ -147,10 +159,7 @@ def test_what_the_door_filtered_is_counted_after_the_items_are_queued(key):
 def test_a_chunked_body_over_the_limit_is_413_without_reading_the_rest(key, settings):
     settings.INGEST_MAX_STORE_BYTES = 2048
     exchange = Exchange([b"x" * 1024] * 50)
-    scope = _scope(
-        f"/api/{key.project_id}/store/",
-        headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
-    )
+    scope = _store_scope(key)
     _call(scope, exchange)
     assert exchange.status == 413
     assert exchange.json["detail"]
@@ -162,14 +171,7 @@ def test_a_chunked_body_over_the_limit_is_413_without_reading_the_rest(key, sett
 def test_a_declared_length_over_the_limit_is_413_before_any_body_is_read(key, settings):
     settings.INGEST_MAX_STORE_BYTES = 2048
     exchange = Exchange([b"x" * 4096])
-    scope = _scope(
-        f"/api/{key.project_id}/store/",
-        headers={
-            "X-Sentry-Auth": auth_header(key.public_key),
-            "Content-Type": "application/json",
-            "Content-Length": "4096",
-        },
-    )
+    scope = _store_scope(key, **{"Content-Length": "4096"})
     _call(scope, exchange)
     assert exchange.status == 413
     assert exchange.read == 0
@@ -178,10 +180,7 @@ def test_a_declared_length_over_the_limit_is_413_before_any_body_is_read(key, se
 def test_a_stalled_body_is_408(key, settings):
     settings.INGEST_BODY_READ_TIMEOUT_SECONDS = 1
     exchange = Exchange([b'{"message": ', b'"never sent"}'], pause_after=1)
-    scope = _scope(
-        f"/api/{key.project_id}/store/",
-        headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
-    )
+    scope = _store_scope(key)
     _call(scope, exchange)
     assert exchange.status == 408
     assert exchange.json == {"detail": "timed out reading the request body"}
@@ -198,10 +197,7 @@ def test_a_client_gone_before_its_body_ended_is_answered_400_and_nothing_is_queu
             return {"type": "http.request", "body": b"{", "more_body": True}
 
     exchange = Disconnecting([])
-    scope = _scope(
-        f"/api/{key.project_id}/store/",
-        headers={"X-Sentry-Auth": auth_header(key.public_key), "Content-Type": "application/json"},
-    )
+    scope = _store_scope(key)
     _call(scope, exchange)
     # gunicorn sends it if the connection is still open (else its own 500), drops it if not.
     assert exchange.status == 400
