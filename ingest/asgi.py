@@ -25,6 +25,7 @@ import contextlib
 import functools
 import io
 import logging
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -70,8 +71,12 @@ class IngestFrontDoor:
         # rest. They are also where the views' database connections live (Django's are per
         # thread, and refused on a thread running an event loop).
         self._ingest = ThreadPoolExecutor(max_workers=ingest_threads, thread_name_prefix="ingest")
+        self._ingest_threads = ingest_threads
         # Body bytes held by this process's requests (only the loop's thread changes it).
         self.buffered = 0
+        # The requests being answered (a strong reference: a client that left does not stop
+        # one, and shutdown waits for them).
+        self._answering: set[asyncio.Future[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -86,20 +91,23 @@ class IngestFrontDoor:
         body = io.BytesIO()
         request = ASGIRequest(scope, body)
         held = _Held(self)
+        # A task of its own, shielded: a client that leaves while its rows are committed
+        # (gunicorn then cancels this call) does not cut the rest short, the counters of what
+        # was filtered included. The task releases what it held when it ends, whenever.
+        answering = asyncio.ensure_future(self._answer(match, request, body, receive, held))
+        self._answering.add(answering)
+        answering.add_done_callback(held.finished)
         try:
-            # Shielded: a client that leaves while its rows are committed does not cut the
-            # rest short (the counters of what was filtered, written after the commit).
-            response, complete = await asyncio.shield(
-                self._answer(match, request, body, receive, held)
-            )
+            response, complete = await asyncio.shield(answering)
+        except asyncio.CancelledError:
+            held.orphaned = True
+            raise
         except Exception as exc:
             # Ours, after the view ran or instead of it (the rows, if any, may be committed):
-            # a JSON 503 the SDK retries (its event id dedupes a retry), never a bare 500.
+            # a JSON 503, never a bare 500.
             logger.exception("ingest front door: %s", exc)
             response = match.func.answer_error(ServiceUnavailable("retry later"))
             complete = False
-        finally:
-            held.release()
         if response.status_code >= 400:
             log_response(
                 "%s: %s", response.reason_phrase, request.path, response=response, request=request
@@ -132,6 +140,9 @@ class IngestFrontDoor:
         response, pending = await loop.run_in_executor(
             self._ingest, _run_view, match, request, failure
         )
+        # The view has read it: nothing keeps the body while the rows are committed.
+        body.seek(0)
+        body.truncate()
         held.release()
         if pending.rows or pending.after:
             error = await _commit(pending.rows) if pending.rows else None
@@ -149,11 +160,27 @@ class IngestFrontDoor:
                 # Let the views still running finish, then write whatever is handed over,
                 # and close the ingest threads' connections rather than leave it to the exit.
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._ingest, connections.close_all)
+                if self._answering:
+                    await asyncio.wait(list(self._answering))
+                await self._close_ingest_connections()
                 await loop.run_in_executor(None, functools.partial(self._ingest.shutdown, True))
                 await loop.run_in_executor(None, committer.stop)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _close_ingest_connections(self) -> None:
+        """Close the database connection of every ingest thread: one task per thread, each
+        held at a barrier until all have started, so that no thread takes two."""
+        barrier = threading.Barrier(self._ingest_threads)
+
+        def close() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=10)
+            connections.close_all()
+
+        loop = asyncio.get_running_loop()
+        tasks = [loop.run_in_executor(self._ingest, close) for _ in range(self._ingest_threads)]
+        await asyncio.gather(*tasks)
 
 
 class _Held:
@@ -162,10 +189,16 @@ class _Held:
     def __init__(self, door: IngestFrontDoor) -> None:
         self._door = door
         self._bytes = 0
+        # Set when the client left and nobody awaits the answer any more.
+        self.orphaned = False
 
     def take(self, count: int) -> None:
-        """Hold `count` more bytes; the 503 to answer if the process holds too many."""
-        if self._door.buffered + count > settings.INGEST_MAX_BUFFERED_BODY_BYTES:
+        """Hold `count` more bytes; the 503 to answer if the process holds too many. A body
+        larger than the whole budget is taken when the process holds nothing else, so that
+        what the endpoint accepts is accepted some time."""
+        held_by_others = self._door.buffered - self._bytes
+        total = self._door.buffered + count
+        if held_by_others and total > settings.INGEST_MAX_BUFFERED_BODY_BYTES:
             raise _busy()
         self._door.buffered += count
         self._bytes += count
@@ -173,6 +206,17 @@ class _Held:
     def release(self) -> None:
         self._door.buffered -= self._bytes
         self._bytes = 0
+
+    def finished(self, answering: asyncio.Future[Any]) -> None:
+        """When the request's task ends, however: release, and report a failure nobody
+        awaited."""
+        self.release()
+        self._door._answering.discard(answering)
+        if answering.cancelled():
+            return
+        error = answering.exception()  # retrieved, whether or not anybody awaits it
+        if error is not None and self.orphaned:
+            logger.error("ingest front door, client gone: %s", error, exc_info=error)
 
 
 def _busy() -> IngestError:

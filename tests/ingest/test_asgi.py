@@ -5,6 +5,7 @@ other path handed to Django's WSGI handler."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import uuid
@@ -218,17 +219,57 @@ def test_bad_credentials_of_a_large_or_chunked_body_are_refused_before_it_is_rea
     assert exchange.headers["connection"] == "close"
 
 
-def test_bodies_past_the_process_budget_are_503_with_retry_after(key, settings):
+@pytest.fixture
+def front_door():
+    from config.wsgi import application as wsgi_application
+
+    return IngestFrontDoor(wsgi_application, threads=1)
+
+
+def test_bodies_past_the_process_budget_are_503_with_retry_after(key, settings, front_door):
     settings.INGEST_MAX_BUFFERED_BODY_BYTES = 1024 * 1024
+    front_door.buffered = 512 * 1024  # what other requests of the process hold
     body = event_envelope()
-    exchange = _post_envelope(key, [body], **{"Content-Length": str(2 * 1024 * 1024)})
+    scope = _scope(
+        f"/api/{key.project_id}/envelope/",
+        headers={
+            "X-Sentry-Auth": auth_header(key.public_key),
+            "Content-Type": "application/x-sentry-envelope",
+            "Content-Length": str(768 * 1024),
+        },
+    )
+    exchange = _call(scope, Exchange([body]), app=front_door)
     assert exchange.status == 503
     assert exchange.json == {"detail": "too many request bodies in flight; retry later"}
     assert exchange.headers["retry-after"] == "5"
+    assert exchange.headers["connection"] == "close"
     assert exchange.read == 0
-    # Nothing stays held: the next request is taken.
-    exchange = _post_envelope(key, [body])
-    assert exchange.status == 200
+    assert front_door.buffered == 512 * 1024  # nothing of the refused one stays held
+
+
+def test_a_body_larger_than_the_budget_is_taken_when_nothing_else_is_held(
+    key, settings, front_door
+):
+    settings.INGEST_MAX_BUFFERED_BODY_BYTES = 1024 * 1024
+    attachment = b"a" * (1536 * 1024)
+    body = envelope_bytes(
+        {"event_id": uuid.uuid4().hex},
+        [
+            ({"type": "event"}, {"message": "with a large file"}),
+            ({"type": "attachment", "filename": "big.bin"}, attachment),
+        ],
+    )
+    chunks = [body[start : start + 65536] for start in range(0, len(body), 65536)]
+    scope = _scope(
+        f"/api/{key.project_id}/envelope/",
+        headers={
+            "X-Sentry-Auth": auth_header(key.public_key),
+            "Content-Type": "application/x-sentry-envelope",
+        },
+    )
+    exchange = _call(scope, Exchange(chunks), app=front_door)
+    assert exchange.status == 200, exchange.json
+    assert front_door.buffered == 0
 
 
 def test_an_ingest_path_too_long_for_the_loop_is_served_by_the_thread_pool(key):
@@ -308,3 +349,35 @@ def test_lifespan_is_answered_and_shutdown_writes_what_is_pending():
 
     asyncio.run(app({"type": "lifespan"}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_a_request_whose_client_left_is_still_queued_and_counted(key, front_door):
+    """gunicorn cancels the application's call when the client leaves: what was read is
+    still queued, the filtered item still counted, and nothing stays held."""
+    body = envelope_bytes(
+        {"event_id": uuid.uuid4().hex},
+        [({"type": "event"}, {"message": "kept"}), ({"type": "no-such-item"}, b"{}")],
+    )
+    scope = _scope(
+        f"/api/{key.project_id}/envelope/",
+        headers={
+            "X-Sentry-Auth": auth_header(key.public_key),
+            "Content-Type": "application/x-sentry-envelope",
+        },
+    )
+    exchange = Exchange([body])
+
+    async def leave_at_once() -> None:
+        call = asyncio.ensure_future(front_door(scope, exchange.receive, exchange.send))
+        await asyncio.sleep(0)
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        while front_door._answering:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(leave_at_once())
+    assert exchange.messages == []
+    assert QueuedItem.objects.count() == 1
+    assert OutcomeCounter.objects.get(reason="unknown_item:no-such-item").quantity == 1
+    assert front_door.buffered == 0
