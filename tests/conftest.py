@@ -169,6 +169,16 @@ def live_server_process(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def asgi_connections_closed(monkeypatch):
+    """For config.asgi driven in this process: its ingest threads and WSGI pool outlive the
+    test, so their database connections are closed at the end of each request (as with
+    CONN_MAX_AGE=0), not left open on the test database until it is dropped."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
+
+
+@pytest.fixture
 def faultline_server(live_server_process, transactional_db, settings):
     """The live server, with this test's data committed where the server can see it."""
     settings.FAULTLINE_BASE_URL = live_server_process.url

@@ -14,7 +14,10 @@ from tests.groups.factories import GroupFactory
 from tests.organizations.factories import ApiKeyFactory
 from tests.projects.factories import ProjectFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("asgi_connections_closed"),
+]
 
 
 @pytest.mark.parametrize(
@@ -22,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
     ["unicode_escape", "raw_unicode_escape", "utf-7", "punycode", "idna", "base64", "undefined"],
 )
 def test_a_charset_that_is_no_plain_text_is_read_as_utf8(faultline_server, organization, charset):
-    # Against the live server (gunicorn, config.wsgi).
+    # Against the live server (gunicorn; the API runs in config.asgi's thread pool).
     # Found by fuzzing: Django decoded the query string with it, a 500 while building the
     # request (punycode, idna, base64) or a lone surrogate failing later (the others).
     key = ApiKeyFactory(organization=organization, scopes=["project:releases"])

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 
 from config.asgi import application as asgi_application
 from ingest import queue
@@ -116,10 +116,7 @@ def _post_envelope(key, chunks: list[bytes], **headers: str) -> Exchange:
 
 
 @pytest.fixture(autouse=True)
-def _no_connection_left_open(monkeypatch):
-    # The ingest thread and the WSGI pool outlive the test: their connections are closed at
-    # the end of each request, as with CONN_MAX_AGE=0, and the committer's at the end.
-    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
+def _committer_stopped_after(asgi_connections_closed):
     yield
     queue.committer.stop()
 
