@@ -13,7 +13,7 @@ from typing import Any
 from gunicorn import glogging
 
 from config.env import env_bool
-from ingest.wsgi import INGEST_ENVIRON_KEY, ingest_route
+from ingest.wsgi import INGEST_ENVIRON_KEY, loop_ingest_route
 
 
 class AccessLogger(glogging.Logger):
@@ -38,8 +38,8 @@ def _answered_ok(resp: Any) -> bool:
 
 def _is_ingest(environ: dict[str, Any]) -> bool:
     # The WSGI handler marks the requests of its ingest views; the ASGI worker's environ is
-    # gunicorn's own, for the log only.
+    # gunicorn's own, for the log only (and its access log is written on the event loop).
     return (
         bool(environ.get(INGEST_ENVIRON_KEY))
-        or ingest_route(environ.get("PATH_INFO", "")) is not None
+        or loop_ingest_route(environ.get("PATH_INFO", "")) is not None
     )

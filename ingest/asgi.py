@@ -42,7 +42,7 @@ from django.utils.log import log_response
 
 from ingest.exceptions import BadRequest, IngestError, RequestTimeout, ServiceUnavailable
 from ingest.queue import DeferredWrites, committer, deferred_writes
-from ingest.wsgi import ingest_route
+from ingest.wsgi import loop_ingest_route
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +51,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-# Paths longer than this are not matched against the ingest patterns on the loop (matching
-# a long path against them takes long enough to stall every connection of the worker): they
-# go to the thread pool, whose handler serves an ingest path as the WSGI server does.
-MAX_LOOP_PATH_CHARS = 1024
 # A declared body at most this long (and not chunked) is read before the credentials are
 # checked: checking first costs a hand-over to the ingest thread, and reading it costs less.
 EARLY_CHECK_BYTES = 64 * 1024
@@ -82,9 +78,7 @@ class IngestFrontDoor:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        match = None
-        if scope["type"] == "http" and len(scope["path"]) <= MAX_LOOP_PATH_CHARS:
-            match = ingest_route(_path_info(scope))
+        match = loop_ingest_route(_path_info(scope)) if scope["type"] == "http" else None
         if match is None:
             await self._fallback(scope, receive, send)
             return

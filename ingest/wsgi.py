@@ -39,6 +39,17 @@ def ingest_route(path: str) -> ResolverMatch | None:
     return _resolve(path)
 
 
+def loop_ingest_route(path: str) -> ResolverMatch | None:
+    """ingest_route for code on an event loop (the ASGI front door, the access log): None
+    for a path over MAX_LOOP_PATH_CHARS, which the ingest patterns take long to match (a
+    4,000-character path about 0.3 s) while every connection of the worker waits. The front
+    door leaves such paths to the thread pool, whose handler serves an ingest path there."""
+    if len(path) > MAX_LOOP_PATH_CHARS:
+        return None
+    return ingest_route(path)
+
+
+MAX_LOOP_PATH_CHARS = 1024
 # SDKs post to the same few paths (a project's envelope and store URLs) over and over:
 # their matches are remembered instead of running the patterns again. Any other path (a
 # scanner's, say) takes one entry until pushed out; long ones are not kept, so the cache
