@@ -103,8 +103,9 @@ def _store_scope(key, **headers: str) -> dict:
     )
 
 
-def _post_envelope(key, chunks: list[bytes], **headers: str) -> Exchange:
-    scope = _scope(
+def _envelope_scope(key, **headers: str) -> dict:
+    """A POST to the project's envelope endpoint with the key's X-Sentry-Auth."""
+    return _scope(
         f"/api/{key.project_id}/envelope/",
         headers={
             "X-Sentry-Auth": auth_header(key.public_key),
@@ -112,7 +113,10 @@ def _post_envelope(key, chunks: list[bytes], **headers: str) -> Exchange:
             **headers,
         },
     )
-    return _call(scope, Exchange(chunks))
+
+
+def _post_envelope(key, chunks: list[bytes], **headers: str) -> Exchange:
+    return _call(_envelope_scope(key, **headers), Exchange(chunks))
 
 
 @pytest.fixture(autouse=True)
@@ -227,14 +231,7 @@ def test_bodies_past_the_process_budget_are_503_with_retry_after(key, settings, 
     settings.INGEST_MAX_BUFFERED_BODY_BYTES = 1024 * 1024
     front_door.buffered = 512 * 1024  # what other requests of the process hold
     body = event_envelope()
-    scope = _scope(
-        f"/api/{key.project_id}/envelope/",
-        headers={
-            "X-Sentry-Auth": auth_header(key.public_key),
-            "Content-Type": "application/x-sentry-envelope",
-            "Content-Length": str(768 * 1024),
-        },
-    )
+    scope = _envelope_scope(key, **{"Content-Length": str(768 * 1024)})
     exchange = _call(scope, Exchange([body]), app=front_door)
     assert exchange.status == 503
     assert exchange.json == {"detail": "too many request bodies in flight; retry later"}
@@ -257,13 +254,7 @@ def test_a_body_larger_than_the_budget_is_taken_when_nothing_else_is_held(
         ],
     )
     chunks = [body[start : start + 65536] for start in range(0, len(body), 65536)]
-    scope = _scope(
-        f"/api/{key.project_id}/envelope/",
-        headers={
-            "X-Sentry-Auth": auth_header(key.public_key),
-            "Content-Type": "application/x-sentry-envelope",
-        },
-    )
+    scope = _envelope_scope(key)
     exchange = _call(scope, Exchange(chunks), app=front_door)
     assert exchange.status == 200, exchange.json
     assert front_door.buffered == 0
@@ -355,13 +346,7 @@ def test_a_request_whose_client_left_is_still_queued_and_counted(key, front_door
         {"event_id": uuid.uuid4().hex},
         [({"type": "event"}, {"message": "kept"}), ({"type": "no-such-item"}, b"{}")],
     )
-    scope = _scope(
-        f"/api/{key.project_id}/envelope/",
-        headers={
-            "X-Sentry-Auth": auth_header(key.public_key),
-            "Content-Type": "application/x-sentry-envelope",
-        },
-    )
+    scope = _envelope_scope(key)
     exchange = Exchange([body])
 
     async def leave_at_once() -> None:
