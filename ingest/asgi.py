@@ -138,8 +138,10 @@ class IngestFrontDoor:
         body.seek(0)
         body.truncate()
         held.release()
-        if pending.rows or pending.after:
-            error = await _commit(pending.rows) if pending.rows else None
+        error = await _commit(pending.rows) if pending.rows else None
+        if pending.after or error is not None:
+            # Back to an ingest thread only when there is something to do there: most
+            # envelopes leave nothing for after the write.
             response = await loop.run_in_executor(
                 self._ingest, _after_commit, match, request, response, pending, error
             )
