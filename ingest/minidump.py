@@ -170,13 +170,13 @@ def _exception_name(code: int, flags: int, first: int, platform_id: int | None) 
     return _SIGNALS.get(code, f"signal {code}")
 
 
-def _merge(target: JSON, source: Any) -> None:
+def merge_event(target: JSON, source: Any) -> None:
     """`source` into `target`, objects merged key by key, anything else replaced."""
     if not isinstance(source, dict):
         return
     for key, value in source.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
+            merge_event(target[key], value)
         else:
             target[key] = value
 
@@ -197,7 +197,7 @@ def _event_from_fields(fields: dict[str, list[str]]) -> JSON:
     for name, values in fields.items():
         for value in values:
             if name == "sentry" or name.startswith("sentry___"):
-                _merge(event, _lenient_json(value))
+                merge_event(event, _lenient_json(value))
             elif chunk := _CHUNK_FIELD.fullmatch(name):
                 chunks[int(chunk.group(1))] = value
             elif nested := _NESTED_FIELD.fullmatch(name):
@@ -208,7 +208,7 @@ def _event_from_fields(fields: dict[str, list[str]]) -> JSON:
                     event["extra"][name] = value
     if chunks:
         joined = "".join(chunks[index] for index in sorted(chunks))
-        _merge(event, _lenient_json(joined))
+        merge_event(event, _lenient_json(joined))
     return event
 
 
@@ -255,7 +255,7 @@ def _parse_form(body: bytes, content_type: str) -> tuple[dict[str, list[str]], d
     return dict(fields.lists()), dict(files.items())
 
 
-def _native_event(files: dict[str, Any]) -> JSON:
+def native_event(files: dict[str, Any]) -> JSON:
     """sentry-native's event and breadcrumbs (msgpack files), taken out of `files`."""
     event: JSON = {}
     if EVENT_FIELD in files:
@@ -289,7 +289,7 @@ def _filename(name: str) -> str:
     return name
 
 
-def _attachment(payload: bytes, *, filename: str, attachment_type: str) -> Item:
+def attachment_item(payload: bytes, *, filename: str, attachment_type: str) -> Item:
     headers = {"attachment_type": attachment_type, "filename": filename[:256]}
     return Item("attachment", headers, payload)
 
@@ -304,8 +304,8 @@ def envelope_from_upload(body: bytes, *, content_type: str, max_bytes: int) -> E
         minidump_file = files.pop(MINIDUMP_FIELD, None)
         if minidump_file is None:
             raise BadRequest("missing minidump upload (upload_file_minidump)")
-        event = _native_event(files)
-        _merge(event, _event_from_fields(fields))
+        event = native_event(files)
+        merge_event(event, _event_from_fields(fields))
         minidump = minidump_file.read()
         filename = _filename(minidump_file.name or "Minidump")
         others = {key: (file.name or "attachment", file.read()) for key, file in files.items()}
@@ -327,7 +327,7 @@ def _envelope(
     minidump = decode_container(minidump, max_bytes=max_bytes)
     if not minidump.startswith(_MAGIC):
         raise BadRequest("invalid minidump")
-    _describe(event, minidump)
+    describe_crash(event, minidump)
     try:
         payload = json.dumps(event, default=str).encode()
     except (ValueError, TypeError, RecursionError) as exc:
@@ -335,26 +335,29 @@ def _envelope(
         raise BadRequest(f"invalid event: {exc}") from None
     items = [
         Item("event", {}, payload),
-        _attachment(minidump, filename=filename, attachment_type="event.minidump"),
+        attachment_item(minidump, filename=filename, attachment_type="event.minidump"),
     ]
     for name, content in others.values():
-        items.append(_attachment(content, filename=name, attachment_type="event.attachment"))
+        items.append(attachment_item(content, filename=name, attachment_type="event.attachment"))
     return Envelope(headers={"event_id": event["event_id"]}, items=items)
 
 
-def _describe(event: JSON, minidump: bytes) -> None:
+def describe_crash(event: JSON, minidump: bytes | None) -> None:
     """What a crash event gets: an id (unless its SDK sent one), `native` platform, `fatal`
-    level (unless sent), and the crash as its exception."""
+    level (unless sent), and the crash the minidump records, if any, as its exception."""
     try:
         event_id = uuid.UUID(str(event.get("event_id"))).hex
     except ValueError:
         event_id = uuid.uuid4().hex
     event["event_id"] = event_id
     event["platform"] = "native"
-    event.setdefault("level", "fatal")
-    name, description, contexts = crash_info(minidump)
+    if not event.get("level"):
+        event["level"] = "fatal"
     if not isinstance(event.get("contexts"), dict):
         event["contexts"] = {}
+    if minidump is None:
+        return
+    name, description, contexts = crash_info(minidump)
     for key, value in contexts.items():
         event["contexts"].setdefault(key, value)
     # The minidump is the crash: any exception the form named is replaced, as Relay replaces

@@ -31,6 +31,11 @@ urlpatterns = [
         name="ingest-minidump",
     ),
     re_path(
+        _PREFIX + r"api/+(?P<project_id>[^/]+)/+unreal/+(?P<sentry_key>[^/]+)/*$",
+        views.unreal,
+        name="ingest-unreal",
+    ),
+    re_path(
         _PREFIX + r"api/+(?P<project_id>[^/]+)/+integration/+otlp/+v1/+(?P<signal>traces|logs)/*$",
         views.otlp_export,
         name="ingest-otlp",

@@ -43,6 +43,7 @@ from ingest.normalize import load_json, otlp
 from ingest.normalize.nel import InvalidNelReport, nel_reports
 from ingest.normalize.security import InvalidSecurityReport, security_reports
 from ingest.store import envelope_from_store
+from ingest.unreal import envelope_from_unreal
 from organizations.validators import is_number
 from projects.crons import NIL_CHECK_IN_ID
 from projects.exceptions import CheckInRejectedError
@@ -392,6 +393,14 @@ def minidump(request: HttpRequest, project_id: str | None) -> HttpResponse:
         max_bytes=settings.INGEST_MAX_ATTACHMENT_BYTES,
     )
     check_limits(envelope)
+    return _accepted_as_text(request, key=key, auth=auth, envelope=envelope)
+
+
+def _accepted_as_text(
+    request: HttpRequest, *, key: ProjectKey, auth: ClientAuth, envelope: Envelope
+) -> HttpResponse:
+    """Queue a crash reporter's envelope and answer its event id as text, as Relay does;
+    also when a quota drops it (crash reporters retry a 429 over and over)."""
     with contextlib.suppress(door.QuotaExceeded):
         services.accept_envelope(
             key=key,
@@ -400,6 +409,22 @@ def minidump(request: HttpRequest, project_id: str | None) -> HttpResponse:
             group_commit=is_threaded_server(),
         )
     return _with_cors(HttpResponse(envelope.event_id, content_type="text/plain"))
+
+
+@_endpoint("POST", body_limit=lambda media_type: settings.INGEST_MAX_ATTACHMENTS_BYTES)
+def unreal(request: HttpRequest, project_id: str | None, sentry_key: str) -> HttpResponse:
+    """Unreal Engine crash reports (CrashReportClient's data router URL is the keys API's
+    `dsn.unreal`): the key in the path, answered like minidump uploads (the event id as
+    text, also when a quota drops the report, while a full backlog is a 429)."""
+    key, auth = _required_key(request, project_id, path_key=sentry_key)
+    body = read_body(request, max_bytes=settings.INGEST_MAX_ATTACHMENTS_BYTES)
+    if not body:
+        raise BadRequest("empty request body")
+    envelope = envelope_from_unreal(
+        body, user_id=request.GET.get("UserID"), max_bytes=settings.INGEST_MAX_ENVELOPE_BYTES
+    )
+    check_limits(envelope)
+    return _accepted_as_text(request, key=key, auth=auth, envelope=envelope)
 
 
 # HEAD as well: Relay's router serves it with the GET handler (`curl -I` checks in too).
