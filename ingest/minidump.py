@@ -39,6 +39,7 @@ from ingest.normalize import load_json, parse_timestamp
 
 JSON = dict[str, Any]
 MINIDUMP_FIELD = "upload_file_minidump"
+NIL_EVENT_ID = "0" * 32
 MAX_BREADCRUMBS = 100
 TOO_LARGE_MINIDUMP = "minidump exceeds the attachment size limit"
 EVENT_FIELD = "__sentry-event"
@@ -348,8 +349,8 @@ def describe_crash(event: JSON, minidump: bytes | None) -> None:
     try:
         event_id = uuid.UUID(str(event.get("event_id"))).hex
     except ValueError:
-        event_id = uuid.uuid4().hex
-    event["event_id"] = event_id
+        event_id = NIL_EVENT_ID
+    event["event_id"] = uuid.uuid4().hex if event_id == NIL_EVENT_ID else event_id
     event["platform"] = "native"
     if not event.get("level"):
         event["level"] = "fatal"

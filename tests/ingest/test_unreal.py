@@ -8,6 +8,7 @@ import struct
 import subprocess
 import zlib
 
+import msgpack
 import pytest
 
 from groups.models import Attachment, Event, UserReport
@@ -15,11 +16,13 @@ from ingest.digest import drain
 from ingest.exceptions import BadRequest
 from ingest.models import QueuedItem
 from ingest.unreal import log_breadcrumbs, unpack_container
-from projects.models import ProjectKey
+from projects.models import ProjectKey, ProjectQuota
 from projects.serializers import ProjectKeySerializer
 from tests.ingest.test_minidump import WINDOWS, make_minidump, read
 from tests.ingest.test_views import assert_status
 from tests.projects.factories import ProjectKeyFactory
+
+pytestmark = pytest.mark.django_db
 
 CRASH_DIRECTORY = "UECC-Windows-379993BB42BD8FBED67986857D8844B5_0000"
 SENTRY_EVENT = {"release": "shooter@1.4.2", "environment": "steam", "tags": {"map": "Dust"}}
@@ -114,7 +117,6 @@ def post_unreal(client, key):
     return post
 
 
-@pytest.mark.django_db
 class TestEndpoint:
     def test_a_crash_report_becomes_an_event_with_its_files(self, post_unreal, key):
         response = post_unreal(crash_report())
@@ -195,6 +197,55 @@ class TestEndpoint:
         assert stored.data["sdk"] == {"name": "unreal.crashreporter", "version": "0.0.0"}
         assert not UserReport.objects.exists()
 
+    def test_an_ensure_is_a_warning(self, post_unreal):
+        context = b"<C><RuntimeProperties><IsEnsure>true</IsEnsure></RuntimeProperties></C>"
+        assert post_unreal(crash_report([("CrashContext.runtime-xml", context)])).status_code == 200
+        drain()
+        assert Event.objects.get().level == "warning"
+
+    def test_odd_shapes_in_the_sentry_event_are_filled_where_they_can_be(self, post_unreal):
+        odd = {
+            "event_id": "0" * 32,
+            "user": "someone",
+            "tags": [["a", "b"]],
+            "contexts": None,
+            "breadcrumbs": "x",
+        }
+        context = CONTEXT_XML.replace(
+            json.dumps(SENTRY_EVENT).replace('"', "&quot;").encode(),
+            json.dumps(odd).replace('"', "&quot;").encode(),
+        )
+        body = crash_report([("CrashContext.runtime-xml", context), ("Game.log", GAME_LOG)])
+        response = post_unreal(body, query="?UserID=|epic-1|")
+        assert response.status_code == 200, response.content
+        assert response.content not in (b"", b"0" * 32)  # a nil id is no id
+        drain()
+        stored = Event.objects.get()
+        assert stored.data["user"]["username"] == "bruno"
+        assert dict(stored.tags)["epic_account_id"] == "epic-1"
+        assert dict(stored.tags)["a"] == "b"
+        assert len(stored.data["breadcrumbs"]["values"]) == 4
+        assert stored.data["contexts"]["unreal"]["crash_guid"] == CRASH_DIRECTORY
+
+    def test_sentry_native_files_in_the_report(self, post_unreal):
+        native = {"event_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "release": "native@2"}
+        crumb = msgpack.packb({"message": "native step", "timestamp": "2026-12-13T15:54:50Z"})
+        files = [
+            ("__sentry-event", msgpack.packb(native)),
+            ("__sentry-breadcrumb1", crumb),
+            ("Game.log", GAME_LOG),
+        ]
+        response = post_unreal(crash_report(files))
+        assert response.content == b"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        drain()
+        stored = Event.objects.get()
+        assert stored.release == "native@2"
+        messages = [crumb["message"] for crumb in stored.data["breadcrumbs"]["values"]]
+        assert messages[0] == "native step"
+        assert len(messages) == 5
+        # The event and breadcrumb files are the event's, not attachments.
+        assert Attachment.objects.get().name == "Game.log"
+
     def test_the_user_id_of_the_query(self, post_unreal):
         query = "?AppID=Shooter&UploadType=crashreports&UserID=player-7|epic-1|machine-9"
         response = post_unreal(crash_report(), query=query)
@@ -215,8 +266,6 @@ class TestEndpoint:
         assert Attachment.objects.get().attachment_type == "unreal.logs"
 
     def test_a_quota_drops_the_report_with_200_and_its_id(self, post_unreal, key):
-        from projects.models import ProjectQuota
-
         ProjectQuota.objects.create(
             project=key.project, category="error", count=0, window_seconds=60
         )
@@ -228,49 +277,81 @@ class TestEndpoint:
         assert list(QueuedItem.objects.values_list("type", flat=True)) == ["user_report"]
 
 
-def _bad_bodies() -> dict[str, tuple[bytes, int]]:
-    report = container([("CrashContext.runtime-xml", CONTEXT_XML)])
+def _context_file(xml: bytes) -> bytes:
+    return crash_report([("CrashContext.runtime-xml", xml)])
+
+
+ENTITY_BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE C [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">]>
+<C><RuntimeProperties><ErrorMessage>&a;&a;&a;&a;</ErrorMessage></RuntimeProperties></C>"""
+
+
+def _bad_bodies() -> dict[str, tuple[bytes, int, str]]:
+    files = [("CrashContext.runtime-xml", CONTEXT_XML), ("Game.log", GAME_LOG)]
+    report = container(files)
+    last = len(GAME_LOG)
+    # The log's bytes cut short: its declared length runs into the trailing header.
+    short_file = report.replace(GAME_LOG, GAME_LOG[: last // 2])
+    # A whole trailing header, then more bytes, then a file count that still reads right.
+    data_after = report + b"\0\0\0\0" + struct.pack("<i", len(files))
+    empty_files = container([("f", b"")] * 1001)
+    bad_event = msgpack.packb({b"key": 1}, use_bin_type=True)
     return {
-        "empty body": (b"", 400),
-        "not zlib": (b"PK\x03\x04 a zip file", 400),
-        "truncated zlib stream": (zlib.compress(report)[:-10], 400),
-        "truncated container": (zlib.compress(report[:-3]), 400),
-        "data after the container": (zlib.compress(report + b"junk"), 400),
-        "file longer than the container": (
-            zlib.compress(report.replace(struct.pack("<i", len(CONTEXT_XML)), b"\xff\xff\xff\x7f")),
+        "empty body": (b"", 400, "empty request body"),
+        "not zlib": (b"PK\x03\x04 a zip file", 400, "incorrect header check"),
+        "truncated zlib stream": (zlib.compress(report)[:-10], 400, "truncated zlib stream"),
+        "a file cut short": (zlib.compress(short_file), 400, "truncated file 'Game.log'"),
+        "data after the trailing header": (zlib.compress(data_after), 400, "data after the files"),
+        "more files than a crash reporter writes": (zlib.compress(empty_files), 400, "1001 files"),
+        "a million files declared": (
+            zlib.compress(report[:-4] + struct.pack("<i", 10**6)),
             400,
+            "1000000 files",
         ),
-        "a million files declared": (zlib.compress(report[:-4] + struct.pack("<i", 10**6)), 400),
-        "context that is not XML": (
-            crash_report([("CrashContext.runtime-xml", b"<a><b></a>")]),
+        "context that is not XML": (_context_file(b"<a><b></a>"), 400, "mismatched tag"),
+        "context with entities": (_context_file(ENTITY_BOMB), 400, "document type declaration"),
+        "context in an unknown encoding": (
+            _context_file(b'<?xml version="1.0" encoding="x-unknown"?><C/>'),
             400,
+            "unknown encoding",
+        ),
+        "context in an encoding expat does not take": (
+            _context_file(b'<?xml version="1.0" encoding="utf-7"?><C/>'),
+            400,
+            "multi-byte encodings",
+        ),
+        "context over the event size limit": (
+            _context_file(b"<C><GameData>" + b"<a/>" * 300_000 + b"</GameData></C>"),
+            413,
+            "crash context exceeds",
         ),
         "__sentry that is not JSON": (
-            crash_report(
-                [
-                    (
-                        "CrashContext.runtime-xml",
-                        b"<C><GameData><__sentry>{nope</__sentry></GameData></C>",
-                    )
-                ]
-            ),
+            _context_file(b"<C><GameData><__sentry>{nope</__sentry></GameData></C>"),
             400,
+            "bad __sentry event",
         ),
-        "decompression bomb": (zlib.compress(bytes(3 * 1024 * 1024), 9), 413),
+        "sentry-native event with a bytes key": (
+            crash_report([("__sentry-event", bad_event)]),
+            400,
+            "invalid event",
+        ),
+        "decompression bomb": (
+            zlib.compress(bytes(3 * 1024 * 1024), 9),
+            413,
+            "exceeded size limits",
+        ),
     }
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("case", list(_bad_bodies()))
 def test_bad_reports_are_refused_and_nothing_is_queued(post_unreal, settings, case):
     settings.INGEST_MAX_ENVELOPE_BYTES = 2 * 1024 * 1024
-    body, status = _bad_bodies()[case]
+    body, status, reason = _bad_bodies()[case]
     answer = assert_status(post_unreal(body), status)
-    assert answer["detail"]
+    assert reason in answer["detail"]
     assert not QueuedItem.objects.exists()
 
 
-@pytest.mark.django_db
 class TestCredentials:
     def test_a_key_of_another_project_is_refused(self, client, key):
         other = ProjectKeyFactory()
@@ -321,6 +402,12 @@ class TestLogs:
             {"message": "one", "category": "LogWindows", "timestamp": "2026-12-13T15:54:53+00:00"},
             {"message": "plain line", "timestamp": "2026-12-13T15:54:53+00:00"},
         ]
+
+    def test_a_long_log_is_read_from_its_end(self):
+        lines = b"".join(b"LogTemp: line %d\n" % n for n in range(100_000))
+        crumbs = log_breadcrumbs(b"Log file open, 12/13/26 15:54:53\n" + lines, limit=2)
+        assert [c["message"] for c in crumbs] == ["line 99998", "line 99999"]
+        assert crumbs[0]["timestamp"] == "2026-12-13T15:54:53+00:00"
 
     def test_only_the_last_lines(self):
         log = b"header\n" + b"".join(b"LogTemp: line %d\n" % n for n in range(100))
