@@ -240,6 +240,8 @@ def median_row(rows: list[Row]) -> Row:
     merged = replace(rows[0])
     for field in fields(Row):
         values = [getattr(row, field.name) for row in rows]
+        if field.name == "concurrency":
+            continue  # a setting of the run, the same in every round
         if field.name in ("non_200", "lost"):
             present = [value for value in values if value is not None]
             setattr(merged, field.name, sum(present) if present else None)
