@@ -46,11 +46,17 @@ def _cursor(connection: BaseDatabaseWrapper, *, numbered: bool) -> Any:
     of their insert), in Django's wrapper all the same (database errors translated)."""
     if not numbered:
         return connection.cursor()
-    # What Django's own cursor() does first (DATABASE_CONN_HEALTH_CHECKS).
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(raw_cursor(connection))
+
+
+def raw_cursor(connection: BaseDatabaseWrapper) -> psycopg.RawCursor:
+    """psycopg's own RawCursor on the connection (PostgreSQL), after what Django's cursor()
+    does first: connect, and the health check of DATABASE_CONN_HEALTH_CHECKS. Its errors
+    are psycopg's: wrap its use in `connection.wrap_database_errors`."""
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(psycopg.RawCursor(connection.connection))
+    return psycopg.RawCursor(connection.connection)
 
 
 def insert_rows(

@@ -8,7 +8,14 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from django.db import IntegrityError, OperationalError, connections, transaction
+from django.db import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from groups.bulk import MAX_PARAMS_PER_STATEMENT
@@ -387,3 +394,38 @@ def test_rows_past_one_statement_are_written_all_or_none(key):
     assert not QueuedItem.objects.exists()
     queue.insert_rows(rows)
     assert QueuedItem.objects.count() == per_statement + 1
+
+
+def test_queue_rows_read_back_exactly_as_written(key):
+    """On PostgreSQL the rows go in by COPY, whose text format escapes tabs, newlines and
+    backslashes: values holding them, and every byte value, come back unchanged."""
+    payload = bytes(range(256)) + b"\\.\n\t\r"
+    meta = {"client": "sentry.python/2.75.0\t\\N", "lines": "one\ntwo\\.\r", "ünï": ["€", 1.5]}
+    event_id = uuid.uuid4().hex
+    received = timezone.now()
+    queue.insert_rows(
+        [(key.project_id, key.pk, "event", event_id, received, payload, meta, 3, "a\tb")]
+    )
+    item = QueuedItem.objects.get()
+    assert (item.project_id, item.key_id, item.type) == (key.project_id, key.pk, "event")
+    assert (item.event_id.hex, item.received, bytes(item.payload)) == (event_id, received, payload)
+    assert (item.meta, item.failures, item.last_error) == (meta, 3, "a\tb")
+
+
+def test_a_queue_row_without_event_id_or_key_is_written(key):
+    queue.insert_rows(
+        [(key.project_id, None, "client_report", None, timezone.now(), b"x", {}, 0, "")]
+    )
+    item = QueuedItem.objects.get()
+    assert (item.key_id, item.event_id) == (None, None)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL refuses the value")
+def test_a_value_postgresql_refuses_in_the_copy_is_a_django_error_and_writes_nothing(key):
+    """jsonb takes no \\u0000: the COPY fails whole, as Django's DataError, which the
+    committer knows as one request's refused rows."""
+    good = _row(key, uuid.uuid4().hex)
+    refused = (*good[:6], {"x": "nul \x00 inside"}, 0, "")
+    with pytest.raises(DataError):
+        queue.insert_rows([good, refused])
+    assert not QueuedItem.objects.exists()
