@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, connections
@@ -36,21 +35,35 @@ class NotWritten(Exception):
 
 
 Written = Callable[[BaseException | None], None]
+# The error of rows not (yet) written: a marker, never raised itself (see _Handover.outcome).
+_NOT_WRITTEN = NotWritten("rows not written")
 
 
-@dataclass
 class _Handover:
-    rows: Rows
-    done: threading.Event = field(default_factory=threading.Event)
-    # Until the rows are written, a waiter woken for any reason must not take it as success.
-    error: BaseException | None = field(default_factory=lambda: NotWritten("rows not written"))
-    # Called from the committer's thread once the rows are written or failed (`submit`).
-    on_written: Written | None = None
+    """One request's rows, and how it is told that they are written. A plain class with
+    slots, made once per request: `submit` makes no Event nor exception for it."""
+
+    __slots__ = ("done", "error", "on_written", "rows")
+
+    def __init__(self, rows: Rows, *, on_written: Written | None = None) -> None:
+        self.rows = rows
+        # Set for a request thread that waits (`write`); `submit` is called back instead.
+        self.done = threading.Event() if on_written is None else None
+        # Until the rows are written, a waiter woken for any reason must not take it as
+        # success.
+        self.error: BaseException | None = _NOT_WRITTEN
+        # Called from the committer's thread once the rows are written or failed.
+        self.on_written = on_written
+
+    def outcome(self) -> BaseException | None:
+        """None once written, else the error to raise or report (a new one for each)."""
+        return NotWritten("rows not written") if self.error is _NOT_WRITTEN else self.error
 
     def finish(self) -> None:
-        self.done.set()
+        if self.done is not None:
+            self.done.set()
         if self.on_written is not None:
-            self.on_written(self.error)
+            self.on_written(self.outcome())
 
 
 class GroupCommitter:
@@ -80,8 +93,9 @@ class GroupCommitter:
         self._hand_over(handover)
         if not handover.done.wait(timeout):
             raise CommitTimeout(f"{self._name}: no commit within {timeout:g} s")
-        if handover.error is not None:
-            raise handover.error
+        error = handover.outcome()
+        if error is not None:
+            raise error
 
     def submit(self, rows: Rows, on_written: Written) -> None:
         """Hand `rows` over without waiting: `on_written(None)` is called, from the
