@@ -80,7 +80,7 @@ class IngestFrontDoor:
             return
         match = loop_ingest_route(_path_info(scope)) if scope["type"] == "http" else None
         if match is None:
-            await self._fallback(scope, receive, send)
+            await self._fallback(scope, _as_coroutine(receive), send)
             return
         body = io.BytesIO()
         request = ASGIRequest(scope, body)
@@ -177,6 +177,17 @@ class IngestFrontDoor:
         loop = asyncio.get_running_loop()
         tasks = [loop.run_in_executor(self._ingest, close) for _ in range(self._ingest_threads)]
         await asyncio.gather(*tasks)
+
+
+def _as_coroutine(receive: Receive) -> Receive:
+    """`receive` as a coroutine function: a2wsgi hands its calls to the loop with
+    run_coroutine_threadsafe, which takes coroutines only, and servers may give any
+    awaitable (granian's receive returns a future of its own)."""
+
+    async def receive_coroutine() -> dict[str, Any]:
+        return await receive()
+
+    return receive_coroutine
 
 
 class _Held:

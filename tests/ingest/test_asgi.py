@@ -19,6 +19,7 @@ from ingest import queue
 from ingest.asgi import IngestFrontDoor
 from ingest.models import OutcomeCounter, QueuedItem
 from tests.ingest.conftest import auth_header, envelope_bytes, event_envelope
+from tests.organizations.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -322,6 +323,32 @@ def test_other_paths_are_served_by_django_in_threads(key):
     exchange = _call(_scope("/api/0/organizations/", method="GET"), Exchange([b""]))
     assert exchange.status == 401
     assert "detail" in exchange.json
+
+
+def test_a_body_for_django_is_read_when_receive_returns_a_plain_awaitable(organization):
+    """granian's receive returns a future, not a coroutine: the thread pool's reads of a
+    body (a2wsgi) must take it all the same. It was a 500 on every API POST with a body."""
+    api_key = ApiKeyFactory(organization=organization, scopes=["project:releases"])
+    body = json.dumps({"version": "web@1.0", "projects": []}).encode()
+    exchange = Exchange([body])
+
+    def receive_future() -> asyncio.Future:
+        return asyncio.ensure_future(exchange.receive())
+
+    async def app(scope: dict, _receive: Any, send: Any) -> None:
+        await asgi_application(scope, receive_future, send)
+
+    scope = _scope(
+        f"/api/0/organizations/{organization.slug}/releases/",
+        headers={
+            "Authorization": f"Bearer {api_key.plain_key}",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+        },
+    )
+    _call(scope, exchange, app=app)
+    assert exchange.status == 201, exchange.json
+    assert exchange.json["version"] == "web@1.0"
 
 
 def test_lifespan_is_answered_and_shutdown_writes_what_is_pending():
