@@ -1,4 +1,5 @@
-"""ASGI entry point, what config/gunicorn.py serves (gunicorn's ASGI worker), or uvicorn's.
+"""ASGI entry point: what config/server.py serves (granian, as `serve` runs it), and
+config/gunicorn.py (gunicorn's ASGI worker) or any other ASGI server.
 
 The SDK endpoints are served on the event loop by the ingest front door (ingest/asgi.py); every
 other request by the WSGI handler of config.wsgi, in a pool of WEB_THREADS threads per process;

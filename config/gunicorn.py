@@ -1,4 +1,5 @@
-"""Gunicorn settings for `make run` and production; each can be overridden on the command line.
+"""Gunicorn settings, for those who serve Faultline with gunicorn rather than config/server.py
+(granian, what `make run` and `serve` use); each can be overridden on the command line.
 
 `gunicorn -c config/gunicorn.py` serves config.asgi with gunicorn's ASGI worker; HOST, PORT,
 WEB_CONCURRENCY (workers), WEB_THREADS (threads per worker for the API and the admin) and

@@ -1,4 +1,4 @@
-"""Process-level set-up of the web workers (config/gunicorn.py) and the digest workers."""
+"""Process-level set-up of the web processes (config/server.py) and the digest workers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import signal
 
 logger = logging.getLogger(__name__)
-# Set by `serve` for its gunicorn: the pid gunicorn must not outlive.
+# Set by `serve` for the web server: the pid it must not outlive.
 PARENT_PID_ENV = "FAULTLINE_SERVE_PID"
 _PR_SET_PDEATHSIG = 1
 
@@ -30,12 +30,14 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def stop_with_parent() -> None:
-    """In a child of `serve` (gunicorn's master, an extra digest worker): be sent SIGTERM (a
-    graceful stop) when `serve` dies, however it dies. Without this a digest that crashed (a
-    segfault, the OOM killer) left gunicorn accepting events with nobody digesting them, and
-    a supervisor's restart of serve found the port taken. Linux only."""
-    expected = os.environ.get(PARENT_PID_ENV)
+def stop_with_parent(pid_env: str = PARENT_PID_ENV) -> None:
+    """In a child of the process whose pid the environment variable `pid_env` holds (the web
+    server or an extra digest worker under `serve`, a web worker under the server's master):
+    be sent SIGTERM (a graceful stop) when that parent dies, however it dies. Without this a
+    digest that crashed (a segfault, the OOM killer) left the web server accepting events
+    with nobody digesting them, and a supervisor's restart of serve found the port taken.
+    Nothing when the variable is not set. Linux only."""
+    expected = os.environ.get(pid_env)
     if not expected:
         return
     library = ctypes.util.find_library("c")
@@ -44,7 +46,7 @@ def stop_with_parent() -> None:
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     except (OSError, AttributeError) as exc:
-        logger.warning("gunicorn will not stop by itself if serve dies: %s", exc)
+        logger.warning("this process will not stop by itself if its parent dies: %s", exc)
         return
     if str(os.getppid()) != expected:
         os.kill(os.getpid(), signal.SIGTERM)  # serve died before the request took effect

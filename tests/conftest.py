@@ -127,29 +127,14 @@ def _server_environment(url: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def live_server_process(django_db_setup, django_db_blocker):
-    """Faultline under gunicorn (as in production) on the test database, for real clients."""
+    """Faultline's web server (config/server.py, as `serve` runs it in production) on the
+    test database, for real clients."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with django_db_blocker.unblock():
         env = _server_environment(url)
     process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "config/gunicorn.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--access-logfile",
-            "/dev/null",
-            "--log-level",
-            "warning",
-            # Not the data directory's: that one is test_serve's, or a `make run` instance's.
-            "--no-control-socket",
-        ],
+        [sys.executable, "-m", "config.server", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=settings.BASE_DIR,
         env=env,
     )
@@ -158,11 +143,11 @@ def live_server_process(django_db_setup, django_db_blocker):
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             break
         if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}")
+            pytest.fail(f"the web server exited with {process.returncode}")
         time.sleep(0.1)
     else:
         process.kill()
-        pytest.fail("gunicorn did not start listening within 30 s")
+        pytest.fail("the web server did not start listening within 30 s")
     yield LiveServer(url=url, process=process)
     process.terminate()
     process.wait(timeout=20)

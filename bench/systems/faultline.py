@@ -1,4 +1,4 @@
-"""Faultline as `make run`/production runs it: `manage.py serve` (gunicorn + digest worker)."""
+"""Faultline as `make run`/production runs it: `manage.py serve` (web server + digest worker)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class FaultlineSystem:
             return int(db.execute("SELECT count(*) FROM groups_event").fetchone()[0])
 
     def pause_digest(self) -> None:
-        """SIGSTOP the serve process, where the digest runs; its gunicorn child goes on."""
+        """SIGSTOP the serve process, where the digest runs; its web server child goes on."""
         os.kill(self.process.pid, signal.SIGSTOP)
 
     def resume_digest(self) -> None:
@@ -112,15 +112,15 @@ class FaultlineSystem:
         return [self.process.pid] if self.process else []
 
     def cpu_groups(self) -> dict[str, list[int]]:
-        """gunicorn (a child of `serve`) is the web; `serve` itself and any other children
-        (extra digest workers) the digest."""
+        """The web server (config.server, a child of `serve`, with its workers) is the web;
+        `serve` itself and any other children (extra digest workers) the digest."""
         if self.process is None:
             return {}
         children = cpu.children_of(self.process.pid)
-        web = [pid for pid in children if b"gunicorn" in cpu.command_line(pid)]
+        web = [pid for pid in children if b"config.server" in cpu.command_line(pid)]
         if not web:
             # Without it the digest's figure would silently take in the web's CPU.
-            raise RuntimeError(f"no gunicorn among the children of serve ({children})")
+            raise RuntimeError(f"no web server among the children of serve ({children})")
         return {"web": web, "digest": [self.process.pid]}
 
     def stop(self) -> None:

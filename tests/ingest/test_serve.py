@@ -1,10 +1,10 @@
-"""`manage.py serve`: gunicorn and the digest worker in one process tree, as `make run` uses."""
+"""`manage.py serve`: the web server and the digest worker in one process tree, as `make run`
+uses."""
 
 from __future__ import annotations
 
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -25,12 +25,8 @@ def test_serve_accepts_and_digests_without_another_process(organization, tmp_pat
     key = project_services.create_project(organization=organization, name="served").keys.get()
     port = _free_port()
     env = _server_environment(f"http://127.0.0.1:{port}")
-    # On PostgreSQL a data directory of its own (on SQLite it is the test database's, where
-    # the live test server opens no control socket): no other gunicorn's socket is there.
     env.setdefault("FAULTLINE_DATA_DIR", str(tmp_path))
     Path(env["FAULTLINE_DATA_DIR"], "static").mkdir(exist_ok=True)
-    # gunicorn's control socket: this instance's own, not the user's shared default.
-    control_socket = Path(env["FAULTLINE_DATA_DIR"], "gunicorn.ctl")
     serve = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=settings.BASE_DIR,
@@ -57,11 +53,15 @@ def test_serve_accepts_and_digests_without_another_process(organization, tmp_pat
         while not Event.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert Event.objects.get().title == "served and digested"
-        assert stat.S_ISSOCK(control_socket.stat().st_mode)
+        web = _children_of(serve.pid)
+        workers = [pid for parent in web for pid in _children_of(parent)]
+        assert len(web) == 1, web
+        assert len(workers) == 1, workers
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0
-    assert not control_socket.exists()
+    assert not any(_alive(pid) for pid in [*web, *workers])
+    assert not _listening(port)
 
 
 def _children_of(pid: int) -> list[int]:
@@ -86,9 +86,11 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="Linux: PR_SET_PDEATHSIG and /proc")
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_and_extra_digest_workers_stop_when_serve_is_killed(tmp_path):
-    # A digest that crashes (segfault, OOM killer) takes serve with it: gunicorn must not go on
-    # accepting events that nobody digests, nor keep the port from a restarted serve.
+def test_the_web_server_its_workers_and_extra_digest_workers_stop_when_serve_is_killed(
+    tmp_path,
+):
+    # A digest that crashes (segfault, OOM killer) takes serve with it: the web server must
+    # not go on accepting events that nobody digests, nor keep the port from a restarted serve.
     port = _free_port()
     env = _server_environment(f"http://127.0.0.1:{port}")
     env.setdefault("FAULTLINE_DATA_DIR", str(tmp_path))
@@ -104,8 +106,11 @@ def test_gunicorn_and_extra_digest_workers_stop_when_serve_is_killed(tmp_path):
     try:
         deadline = time.monotonic() + 30
         while len(children := _children_of(serve.pid)) < 2 or not _listening(port):
-            assert time.monotonic() < deadline, "serve did not start gunicorn and a digest"
+            assert time.monotonic() < deadline, "serve did not start the web and a digest"
             time.sleep(0.1)
+        # The web server's worker, a grandchild of serve, too.
+        children += [pid for child in children for pid in _children_of(child)]
+        assert len(children) == 3, children
         serve.kill()
         serve.wait(timeout=10)
         deadline = time.monotonic() + 20

@@ -1,4 +1,4 @@
-"""Serve Faultline in one process tree: gunicorn for HTTP and the digest worker beside it."""
+"""Serve Faultline in one process tree: the web server (config/server.py) and the digest worker."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 from argparse import ArgumentParser
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -27,13 +26,14 @@ class Command(BaseCommand):
     # serves none: about 10 MB for nothing. `manage.py check` runs them.
     requires_system_checks: list[str] = []
     help = (
-        "Run gunicorn (config/gunicorn.py) and the digest worker together; stops both on "
-        "SIGINT/SIGTERM. For one machine; larger setups run `digest` processes separately."
+        "Run the web server (config/server.py, granian) and the digest worker together; stops "
+        "both on SIGINT/SIGTERM. For one machine; larger setups run `digest` processes "
+        "separately."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--bind", help="host:port for gunicorn (default: HOST:PORT)")
-        parser.add_argument("--workers", type=int, help="gunicorn workers")
+        parser.add_argument("--bind", help="host:port to serve on (default: HOST:PORT)")
+        parser.add_argument("--workers", type=int, help="web worker processes")
         parser.add_argument(
             "--digest-workers",
             type=int,
@@ -42,19 +42,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        command = [
-            sys.executable, "-m", "gunicorn",
-            "-c", str(Path(settings.BASE_DIR) / "config" / "gunicorn.py"),
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "config.server"]
         if options["bind"]:
             command += ["--bind", options["bind"]]
         if options["workers"]:
             command += ["--workers", str(options["workers"])]
-        # The application is config/gunicorn.py's: config.asgi.
         # Each child is sent SIGTERM when this process dies, even by SIGKILL or a crash.
         child_env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
         web = subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env)  # noqa: S603
-        # Started after gunicorn, so only the digest (this process and the extra workers it
+        # Started after the web server, so only the digest (this process and the extra workers it
         # starts) runs at a lower priority: under a burst the CPU answers SDKs first and the
         # queue absorbs the rest; an idle or moderately loaded machine digests at once. Not
         # on SQLite: there a digest batch holds the one write lock that every accepted
@@ -84,7 +80,7 @@ class Command(BaseCommand):
         try:
             run_worker(stop=stop, batch_size=settings.DIGEST_BATCH_SIZE)
         finally:
-            # Whatever ends the worker, gunicorn must not go on accepting with nobody digesting.
+            # Whatever ends the worker, the web must not go on accepting with nobody digesting.
             for child in (web, *extra):
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
