@@ -125,6 +125,33 @@ def _server_environment(url: str) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def web_server(port: int, *, workers: int = 1, stdout: int = subprocess.DEVNULL, **env: str):
+    """Faultline's web server (config/server.py) of a test's own on `port`, on the test
+    database, with `env` added to its environment; the running process."""
+    command = [sys.executable, "-m", "config.server", "--bind", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(  # noqa: S603
+        [*command, "--workers", str(workers)],
+        cwd=settings.BASE_DIR,
+        env={**_server_environment(f"http://127.0.0.1:{port}"), **env},
+        stdout=stdout,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the web server did not start (exit code {process.poll()})")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def live_server_process(django_db_setup, django_db_blocker):
     """Faultline's web server (config/server.py, as `serve` runs it in production) on the

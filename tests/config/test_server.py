@@ -7,40 +7,15 @@ import contextlib
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from projects import services as project_services
 from tests.config.test_accesslog import _requests
-from tests.conftest import _free_port, _server_environment
+from tests.conftest import _free_port, web_server
 from tests.ingest.test_serve import _alive, _children_of, _listening
-
-
-@contextlib.contextmanager
-def _server(port: int, *, workers: int = 1, **env: str):
-    command = [sys.executable, "-m", "config.server", "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(  # noqa: S603
-        [*command, "--workers", str(workers)],
-        cwd=settings.BASE_DIR,
-        env={**_server_environment(f"http://127.0.0.1:{port}"), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the web server did not start (exit code {process.poll()})")
-            time.sleep(0.1)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=30)
 
 
 def _access_lines(output: bytes) -> list[tuple[str, str]]:
@@ -61,7 +36,7 @@ def test_the_access_log_leaves_out_sdk_requests_that_went_well(organization, log
     key = project_services.create_project(organization=organization, name="logged").keys.get()
     port = _free_port()
     env = {"LOG_LEVEL": "info", "ACCESS_LOG_INGEST": "true" if log_ingest else "false"}
-    with _server(port, **env) as process:
+    with web_server(port, stdout=subprocess.PIPE, **env) as process:
         statuses = _requests(port, key)
         process.terminate()
         output, _ = process.communicate(timeout=30)
@@ -79,7 +54,7 @@ def test_workers_stop_when_the_master_is_killed():
     """A master killed outright (SIGKILL, the OOM killer) cannot stop its workers: they must
     stop by themselves rather than go on serving with nobody to restart them."""
     port = _free_port()
-    with _server(port, workers=2) as process:
+    with web_server(port, workers=2) as process:
         deadline = time.monotonic() + 30
         while len(workers := _children_of(process.pid)) < 2:
             assert time.monotonic() < deadline, workers

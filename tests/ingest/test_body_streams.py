@@ -11,19 +11,16 @@ import http.client
 import json
 import select
 import socket
-import subprocess
-import sys
 import time
 import tracemalloc
 
 import pytest
 import zstandard
-from django.conf import settings
 
 from ingest.body import read_body
 from ingest.exceptions import IngestError
 from ingest.models import QueuedItem
-from tests.conftest import _free_port, _server_environment
+from tests.conftest import _free_port, web_server
 from tests.ingest.conftest import auth_header, event_envelope
 
 pytestmark = pytest.mark.django_db
@@ -129,26 +126,8 @@ def _read_to_the_end(sock: socket.socket) -> bytes:
 @contextlib.contextmanager
 def _web_server(port: int, **env: str):
     """A web server of its own (the session's live server cannot change its settings)."""
-    command = [sys.executable, "-m", "config.server", "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(  # noqa: S603
-        [*command, "--workers", "1"],
-        cwd=settings.BASE_DIR,
-        env={**_server_environment(f"http://127.0.0.1:{port}"), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the web server did not start (exit code {process.poll()})")
-            time.sleep(0.1)
+    with web_server(port, **env):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
