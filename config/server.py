@@ -87,11 +87,18 @@ def _is_ingest(scope: Scope) -> bool:
 
 
 def _log_access(scope: Scope, status: int, sent: int, seconds: float) -> None:
+    """At the level Django logs answers at (5xx or none: error, 4xx: warning, else info), so
+    that LOG_LEVEL=warning still keeps the failed requests' lines."""
     client = scope.get("client") or ("-", 0)
     query = scope.get("query_string", b"").decode("latin-1")
     target = scope.get("path", "") + (f"?{query}" if query else "")
     agent = next((v for k, v in scope.get("headers", ()) if k == b"user-agent"), b"-")
-    access_logger.info(
+    if status >= 500 or not status:
+        level = logging.ERROR
+    else:
+        level = logging.WARNING if status >= 400 else logging.INFO
+    access_logger.log(
+        level,
         '%s "%s %s HTTP/%s" %s %s %sms "%s"',
         client[0],
         scope.get("method", "-"),

@@ -373,8 +373,8 @@ async def _commit(rows: list[Any]) -> BaseException | None:
     # A timer rather than asyncio.timeout(): the wait is on a future of our own, which
     # nothing else settles, and a timer costs a third of a timeout scope per request.
     late = loop.call_later(settings.INGEST_GROUP_COMMIT_TIMEOUT_SECONDS, settle_late)
-    committer.submit(rows, on_written)
     try:
+        committer.submit(rows, on_written)
         return await written
     finally:
         late.cancel()

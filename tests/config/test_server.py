@@ -48,6 +48,20 @@ def test_the_access_log_leaves_out_sdk_requests_that_went_well(organization, log
     assert _access_lines(output) == expected
 
 
+@pytest.mark.django_db(transaction=True)
+def test_failed_requests_are_logged_at_warning_level_too(organization):
+    """Access lines take Django's levels for answers: with LOG_LEVEL=warning the refused SDK
+    request is still logged, the API's 200 is not."""
+    key = project_services.create_project(organization=organization, name="quiet").keys.get()
+    port = _free_port()
+    with web_server(port, stdout=subprocess.PIPE, LOG_LEVEL="warning") as process:
+        statuses = _requests(port, key)
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert statuses == [200, 403, 200]
+    assert _access_lines(output) == [(f"/api/{key.project_id}/envelope/", "403")]
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="Linux: PR_SET_PDEATHSIG and /proc")
 @pytest.mark.django_db(transaction=True)
 def test_workers_stop_when_the_master_is_killed():
