@@ -120,7 +120,8 @@ def _copy_rows(connection: BaseDatabaseWrapper, rows: Rows) -> None:
     multi-row INSERT prepares every value through its Django field and psycopg adapts each
     parameter in Python: in bench/ that took about twice the CPU per row of the COPY."""
     # The values are the ones accept_envelope and accept_api_calls build (QUEUE_FIELDS):
-    # only `meta` needs preparing, as JSON text for the jsonb column.
+    # only `meta` needs preparing, as JSON text for the jsonb column. Unlike UUIDField, the
+    # COPY takes an event id only in PostgreSQL's forms (every path normalizes it to hex).
     prepared = [
         (project, key, kind, event_id, received, payload, jsoncodec.dumps(meta).decode(), *rest)
         for project, key, kind, event_id, received, payload, meta, *rest in rows
