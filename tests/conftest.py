@@ -126,16 +126,23 @@ def _server_environment(url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def web_server(port: int, *, workers: int = 1, stdout: int = subprocess.DEVNULL, **env: str):
-    """Faultline's web server (config/server.py) of a test's own on `port`, on the test
-    database, with `env` added to its environment; the running process."""
+def web_server(
+    port: int,
+    *,
+    workers: int = 1,
+    stdout: int | None = subprocess.DEVNULL,
+    stderr: int | None = subprocess.DEVNULL,
+    **env: str,
+):
+    """Faultline's web server (config/server.py) on `port`, on the test database, with
+    `env` added to its environment; the running process."""
     command = [sys.executable, "-m", "config.server", "--bind", f"127.0.0.1:{port}"]
     process = subprocess.Popen(  # noqa: S603
         [*command, "--workers", str(workers)],
         cwd=settings.BASE_DIR,
         env={**_server_environment(f"http://127.0.0.1:{port}"), **env},
         stdout=stdout,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
     try:
         deadline = time.monotonic() + 30
@@ -153,31 +160,12 @@ def web_server(port: int, *, workers: int = 1, stdout: int = subprocess.DEVNULL,
 
 
 @pytest.fixture(scope="session")
-def live_server_process(django_db_setup, django_db_blocker):
+def live_server_process(django_db_setup):
     """Faultline's web server (config/server.py, as `serve` runs it in production) on the
-    test database, for real clients."""
+    test database, for real clients; its output is the test run's."""
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with django_db_blocker.unblock():
-        env = _server_environment(url)
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "config.server", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        cwd=settings.BASE_DIR,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            break
-        if process.poll() is not None:
-            pytest.fail(f"the web server exited with {process.returncode}")
-        time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the web server did not start listening within 30 s")
-    yield LiveServer(url=url, process=process)
-    process.terminate()
-    process.wait(timeout=20)
+    with web_server(port, workers=2, stdout=None, stderr=None) as process:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", process=process)
 
 
 @pytest.fixture
